@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.33;
+
+import {ERC721} from "solady/tokens/ERC721.sol";
+import {Base64} from "solady/utils/Base64.sol";
+import {LibString} from "solady/utils/LibString.sol";
+import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
+
+/// @title GenImNFT
+/// @notice Pay-per-image NFTs. A user pays `price()` to mint a token with a prompt; the payment
+/// stays in escrow until an authorized image provider delivers the image (the sha-256 digest of
+/// its ERC-721 metadata JSON, stored on IPFS as a raw-leaf CIDv1). Delivery is one-shot and pays
+/// the provider `escrow - fee` at once. When nobody delivers before the deadline, the token's
+/// owner may burn it for the full escrow.
+/// @dev Immutable on purpose: no proxy and no owner path that moves escrow, so the rules a user
+/// paid under cannot change. Gas is the user's price on an L2, so per-token state is packed into
+/// the ERC-721 ownership slot that minting writes anyway (see `_escrowData`).
+contract GenImNFT is ERC721 {
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev `msg.value` is not the current price.
+    error WrongPayment(uint256 expected, uint256 sent);
+    /// @dev The prompt is empty.
+    error EmptyPrompt();
+    /// @dev The prompt is longer than `MAX_PROMPT_BYTES`.
+    error PromptTooLong(uint256 length, uint256 max);
+    /// @dev New mints are paused by the owner.
+    error MintingPaused();
+    /// @dev Deadlines no longer fit their 32-bit field (136 years after deployment).
+    error MintingEnded();
+    /// @dev `MAX_PROVIDERS` addresses were already authorized once.
+    error TooManyProviders();
+    /// @dev The caller is not an authorized image provider.
+    error NotProvider(address caller);
+    /// @dev The token is not pending (never minted, already delivered, or refunded).
+    error TokenNotPending(uint256 tokenId);
+    /// @dev A zero digest cannot name any metadata.
+    error InvalidDigest();
+    /// @dev `deliverBatch` got arrays of different lengths.
+    error LengthMismatch(uint256 tokenIds, uint256 digests);
+    /// @dev Only the token's owner may refund it.
+    error NotTokenOwner(uint256 tokenId, address caller);
+    /// @dev The delivery deadline has not passed yet.
+    error DeadlineNotReached(uint256 tokenId, uint64 deadline);
+    /// @dev The caller is not the contract owner.
+    error NotOwner(address caller);
+    /// @dev The caller is not the pending owner.
+    error NotPendingOwner(address caller);
+    /// @dev An address parameter must not be zero.
+    error ZeroAddress();
+    /// @dev `feeBps` is above 100%.
+    error FeeTooHigh(uint256 feeBps);
+    /// @dev The price does not fit the 64-bit escrow field (about 18.4 ETH).
+    error PriceTooHigh(uint256 price);
+    /// @dev The delivery window is zero or longer than `MAX_DELIVERY_WINDOW`.
+    error InvalidDeliveryWindow(uint64 deliveryWindow);
+    /// @dev There is nothing to withdraw.
+    error NothingToWithdraw();
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice A user paid for an image; providers generate it from `prompt`.
+    event ImageRequested(
+        uint256 indexed tokenId, address indexed requester, uint256 escrow, string prompt
+    );
+    /// @notice A provider delivered the image and was paid `payout`.
+    event ImageDelivered(
+        uint256 indexed tokenId, address indexed provider, bytes32 metadataDigest, uint256 payout
+    );
+    /// @notice `deliverBatch` skipped a token that was not pending (delivered by someone else,
+    /// refunded, or never minted); the rest of the batch went through.
+    event DeliverySkipped(uint256 indexed tokenId, address indexed provider);
+    /// @notice The owner of an undelivered token took back its escrow; the token was burned.
+    event Refunded(uint256 indexed tokenId, address indexed to, uint256 amount);
+    /// @notice A payout push failed; `account` can pull it with `withdraw()`.
+    event Credited(address indexed account, uint256 amount);
+    /// @notice `account` pulled its credit.
+    event Withdrawn(address indexed account, uint256 amount);
+    /// @notice Accrued fees were sent to the fee recipient.
+    event FeesWithdrawn(address indexed recipient, uint256 amount);
+    /// @notice ERC-4906: the metadata of `_tokenId` changed.
+    event MetadataUpdate(uint256 _tokenId);
+    /// @notice The owner authorized or removed an image provider.
+    event ProviderSet(address indexed provider, bool authorized);
+    /// @notice The price of future mints changed.
+    event PriceSet(uint256 price);
+    /// @notice The fee recipient changed.
+    event FeeRecipientSet(address indexed feeRecipient);
+    /// @notice New mints were paused or resumed.
+    event PausedSet(bool paused);
+    /// @notice The owner proposed `newOwner`, who must accept.
+    event OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner);
+    /// @notice Ownership moved to `newOwner`.
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+
+    /*//////////////////////////////////////////////////////////////
+                               CONSTANTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Token states returned by `tokenState`.
+    uint8 public constant STATE_NONE = 0;
+    uint8 public constant STATE_PENDING = 1;
+    uint8 public constant STATE_DELIVERED = 2;
+    uint8 public constant STATE_REFUNDED = 3;
+
+    /// @notice Longest accepted prompt, in bytes.
+    uint256 public constant MAX_PROMPT_BYTES = 1000;
+    /// @notice Most providers ever authorized (bounds the `withdrawFees` sweep).
+    uint256 public constant MAX_PROVIDERS = 64;
+    /// @notice Longest accepted delivery window.
+    uint64 public constant MAX_DELIVERY_WINDOW = 365 days;
+
+    /// @dev Gas forwarded with a payout push: enough for a Safe or a splitter clone to receive,
+    /// too little to grief the caller. A push that fails becomes a credit.
+    uint256 internal constant _PAYOUT_GAS = 100_000;
+
+    uint256 internal constant _AUTHORIZED = 1;
+    uint256 internal constant _LISTED = 2;
+    uint256 internal constant _FLAGS = 3;
+    uint256 internal constant _FEE_SHIFT = 2;
+
+    /// @notice Fee taken from each delivered token's escrow, in basis points.
+    uint16 public immutable feeBps;
+    /// @notice Seconds a provider has before the owner of a pending token may refund it.
+    uint64 public immutable deliveryWindow;
+    /// @dev Deadlines are stored as 32-bit offsets from this time (good for 136 years).
+    uint64 internal immutable _epoch;
+
+    /*//////////////////////////////////////////////////////////////
+                                STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Everything `mint` reads and writes, in one slot.
+    struct MintConfig {
+        uint64 price; // wei; 64 bits because it is stored per token as escrow
+        uint64 nextTokenId; // ids start at 1
+        bool paused;
+    }
+
+    MintConfig internal _mintConfig;
+
+    /// @notice Delivered metadata digests; zero while pending.
+    mapping(uint256 tokenId => bytes32) internal _digest;
+
+    /// @dev Per provider, the one slot every delivery reads and writes:
+    ///   bit 0       authorized
+    ///   bit 1       listed in `_providerList` (never unset)
+    ///   bits [2..]  fees accrued by its deliveries and not yet withdrawn (wei)
+    /// Accruing fees here rather than in a global counter saves a cold slot per delivery.
+    mapping(address account => uint256) internal _provider;
+
+    /// @dev Every address ever authorized, so `withdrawFees` can sweep their accrued fees.
+    address[] internal _providerList;
+
+    /// @notice Payouts whose push failed, withdrawable by their account.
+    mapping(address account => uint256) public credit;
+
+    /// @notice Receives the fees (an address or a `Splitter`).
+    address public feeRecipient;
+
+    /// @notice The contract owner (configuration only; it cannot touch escrow).
+    address public owner;
+
+    /// @notice The proposed next owner, until it accepts.
+    address public pendingOwner;
+
+    /*//////////////////////////////////////////////////////////////
+                              CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    /// @param owner_ Configures providers, price, fee recipient and pausing.
+    /// @param price_ Wei per mint (at most 2^64 - 1).
+    /// @param feeBps_ Share of each delivered escrow kept as fee, in basis points (<= 10000).
+    /// @param feeRecipient_ Where `withdrawFees` sends the fees.
+    /// @param deliveryWindow_ Seconds after a mint before its owner may refund (1 s .. 365 days).
+    constructor(
+        address owner_,
+        uint256 price_,
+        uint16 feeBps_,
+        address feeRecipient_,
+        uint64 deliveryWindow_
+    ) {
+        if (owner_ == address(0) || feeRecipient_ == address(0)) revert ZeroAddress();
+        if (feeBps_ > 10_000) revert FeeTooHigh(feeBps_);
+        if (deliveryWindow_ == 0 || deliveryWindow_ > MAX_DELIVERY_WINDOW) {
+            revert InvalidDeliveryWindow(deliveryWindow_);
+        }
+        feeBps = feeBps_;
+        deliveryWindow = deliveryWindow_;
+        _epoch = uint64(block.timestamp);
+        _mintConfig = MintConfig({price: _checkedPrice(price_), nextTokenId: 1, paused: false});
+        feeRecipient = feeRecipient_;
+        owner = owner_;
+        emit OwnershipTransferred(address(0), owner_);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                  MINT
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Pays `price()` for an image of `prompt` and mints its token to the caller.
+    /// The payment is held in escrow for this token until it is delivered or refunded.
+    /// @param prompt What to draw: 1 to 1000 bytes; only emitted, never stored.
+    /// @return tokenId The new token.
+    function mint(string calldata prompt) external payable returns (uint256 tokenId) {
+        uint256 length = bytes(prompt).length;
+        if (length == 0) revert EmptyPrompt();
+        if (length > MAX_PROMPT_BYTES) revert PromptTooLong(length, MAX_PROMPT_BYTES);
+        MintConfig memory config = _mintConfig;
+        if (config.paused) revert MintingPaused();
+        if (msg.value != config.price) revert WrongPayment(config.price, msg.value);
+
+        tokenId = config.nextTokenId;
+        // A 64-bit counter cannot wrap: one mint per id costs far more gas than 2^64 blocks hold.
+        unchecked {
+            _mintConfig.nextTokenId = config.nextTokenId + 1;
+        }
+        uint256 deadlineOffset = block.timestamp + deliveryWindow - _epoch;
+        // Offsets past 2^32 seconds (136 years after deployment) end minting rather than wrap.
+        if (deadlineOffset > type(uint32).max) revert MintingEnded();
+        _mintAndSetExtraDataUnchecked(
+            msg.sender, tokenId, _escrowData(config.price, uint32(deadlineOffset))
+        );
+        emit ImageRequested(tokenId, msg.sender, config.price, prompt);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                DELIVERY
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Delivers the image of pending token `tokenId` and pays the caller its escrow
+    /// minus the fee. Authorized providers only; once per token; also after the deadline as long
+    /// as nobody refunded. A failed payout push is credited to the caller (see `withdraw`).
+    /// @param metadataDigest sha-256 of the exact metadata JSON bytes stored on IPFS.
+    function deliver(uint256 tokenId, bytes32 metadataDigest) external {
+        uint256 provider = _provider[msg.sender];
+        if (provider & _AUTHORIZED == 0) revert NotProvider(msg.sender);
+        if (metadataDigest == bytes32(0)) revert InvalidDigest();
+        (bool pending, uint256 escrow) = _pendingEscrow(tokenId);
+        if (!pending) revert TokenNotPending(tokenId);
+        uint256 fee = _fee(escrow);
+        uint256 payout;
+        // fee <= escrow because feeBps <= 10000.
+        unchecked {
+            payout = escrow - fee;
+        }
+        _digest[tokenId] = metadataDigest;
+        if (fee != 0) _provider[msg.sender] = provider + (fee << _FEE_SHIFT);
+        emit ImageDelivered(tokenId, msg.sender, metadataDigest, payout);
+        emit MetadataUpdate(tokenId);
+        _pay(msg.sender, payout);
+    }
+
+    /// @notice Delivers several tokens with one payout to the caller. Tokens that are no longer
+    /// pending are skipped with a `DeliverySkipped` event instead of failing the batch.
+    /// @param tokenIds Tokens to deliver.
+    /// @param digests Their metadata digests, in the same order.
+    function deliverBatch(uint256[] calldata tokenIds, bytes32[] calldata digests) external {
+        uint256 provider = _provider[msg.sender];
+        if (provider & _AUTHORIZED == 0) revert NotProvider(msg.sender);
+        if (tokenIds.length != digests.length) {
+            revert LengthMismatch(tokenIds.length, digests.length);
+        }
+        uint256 totalEscrow;
+        uint256 totalFee;
+        for (uint256 i; i < tokenIds.length; ++i) {
+            uint256 tokenId = tokenIds[i];
+            bytes32 digest = digests[i];
+            if (digest == bytes32(0)) revert InvalidDigest();
+            (bool pending, uint256 escrow) = _pendingEscrow(tokenId);
+            if (!pending) {
+                emit DeliverySkipped(tokenId, msg.sender);
+                continue;
+            }
+            uint256 fee = _fee(escrow);
+            _digest[tokenId] = digest;
+            // Each escrow is < 2^64 and a batch is far shorter than 2^192 entries.
+            unchecked {
+                totalEscrow += escrow;
+                totalFee += fee;
+                emit ImageDelivered(tokenId, msg.sender, digest, escrow - fee);
+            }
+            emit MetadataUpdate(tokenId);
+        }
+        if (totalFee != 0) _provider[msg.sender] = provider + (totalFee << _FEE_SHIFT);
+        // totalFee <= totalEscrow, term by term.
+        unchecked {
+            _pay(msg.sender, totalEscrow - totalFee);
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            REFUNDS AND PAYOUTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Burns the caller's undelivered token after its deadline and returns its full
+    /// escrow to the caller (as a credit if the push fails).
+    function refund(uint256 tokenId) external {
+        (bool pending, uint256 escrow) = _pendingEscrow(tokenId);
+        if (!pending) revert TokenNotPending(tokenId);
+        if (_ownerOf(tokenId) != msg.sender) revert NotTokenOwner(tokenId, msg.sender);
+        uint64 deadline = _deadline(_getExtraData(tokenId));
+        if (block.timestamp <= deadline) revert DeadlineNotReached(tokenId, deadline);
+        _burn(tokenId);
+        emit Refunded(tokenId, msg.sender, escrow);
+        _pay(msg.sender, escrow);
+    }
+
+    /// @notice Sends the caller the payouts and refunds whose push failed earlier.
+    function withdraw() external {
+        uint256 amount = credit[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        credit[msg.sender] = 0;
+        emit Withdrawn(msg.sender, amount);
+        SafeTransferLib.safeTransferETH(msg.sender, amount);
+    }
+
+    /// @notice Sends all accrued fees to `feeRecipient`. Anyone may call; reverts (keeping
+    /// the fees) if the recipient rejects them.
+    function withdrawFees() external {
+        uint256 amount;
+        uint256 n = _providerList.length;
+        for (uint256 i; i < n; ++i) {
+            address account = _providerList[i];
+            uint256 provider = _provider[account];
+            if (provider >> _FEE_SHIFT == 0) continue;
+            amount += provider >> _FEE_SHIFT;
+            _provider[account] = provider & _FLAGS;
+        }
+        if (amount == 0) revert NothingToWithdraw();
+        address recipient = feeRecipient;
+        emit FeesWithdrawn(recipient, amount);
+        SafeTransferLib.safeTransferETH(recipient, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 OWNER
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Authorizes (`true`) or removes (`false`) an image provider. Owner only.
+    function setProvider(address provider, bool authorized) external onlyOwner {
+        if (provider == address(0)) revert ZeroAddress();
+        uint256 data = _provider[provider];
+        if (data & _LISTED == 0) {
+            if (_providerList.length == MAX_PROVIDERS) revert TooManyProviders();
+            _providerList.push(provider);
+            data |= _LISTED;
+        }
+        _provider[provider] = authorized ? data | _AUTHORIZED : data & ~_AUTHORIZED;
+        emit ProviderSet(provider, authorized);
+    }
+
+    /// @notice Sets the price of future mints; escrow of existing tokens is unchanged. Owner only.
+    function setPrice(uint256 newPrice) external onlyOwner {
+        _mintConfig.price = _checkedPrice(newPrice);
+        emit PriceSet(newPrice);
+    }
+
+    /// @notice Sets where future `withdrawFees` calls send the fees. Owner only.
+    function setFeeRecipient(address newFeeRecipient) external onlyOwner {
+        if (newFeeRecipient == address(0)) revert ZeroAddress();
+        feeRecipient = newFeeRecipient;
+        emit FeeRecipientSet(newFeeRecipient);
+    }
+
+    /// @notice Stops new mints. Deliveries, refunds and withdrawals go on. Owner only.
+    function pause() external onlyOwner {
+        _mintConfig.paused = true;
+        emit PausedSet(true);
+    }
+
+    /// @notice Resumes new mints. Owner only.
+    function unpause() external onlyOwner {
+        _mintConfig.paused = false;
+        emit PausedSet(false);
+    }
+
+    /// @notice Proposes `newOwner`; it takes over when it calls `acceptOwnership`. Owner only.
+    /// Proposing `address(0)` cancels a pending transfer.
+    function transferOwnership(address newOwner) external onlyOwner {
+        pendingOwner = newOwner;
+        emit OwnershipTransferStarted(msg.sender, newOwner);
+    }
+
+    /// @notice Completes an ownership transfer. Pending owner only.
+    function acceptOwnership() external {
+        if (msg.sender != pendingOwner) revert NotPendingOwner(msg.sender);
+        emit OwnershipTransferred(owner, msg.sender);
+        owner = msg.sender;
+        pendingOwner = address(0);
+    }
+
+    modifier onlyOwner() {
+        if (msg.sender != owner) revert NotOwner(msg.sender);
+        _;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Wei a mint costs now.
+    function price() external view returns (uint256) {
+        return _mintConfig.price;
+    }
+
+    /// @notice Whether `account` may deliver.
+    function isProvider(address account) external view returns (bool) {
+        return _provider[account] & _AUTHORIZED != 0;
+    }
+
+    /// @notice Every address ever authorized as a provider (including removed ones).
+    function providers() external view returns (address[] memory) {
+        return _providerList;
+    }
+
+    /// @notice Fees from delivered tokens not yet sent to `feeRecipient`.
+    function accruedFees() external view returns (uint256 amount) {
+        uint256 n = _providerList.length;
+        for (uint256 i; i < n; ++i) {
+            amount += _provider[_providerList[i]] >> _FEE_SHIFT;
+        }
+    }
+
+    /// @notice Whether new mints are paused.
+    function paused() external view returns (bool) {
+        return _mintConfig.paused;
+    }
+
+    /// @notice Number of tokens ever minted (refunded ones included).
+    function totalMinted() external view returns (uint256) {
+        return _mintConfig.nextTokenId - 1;
+    }
+
+    /// @notice A token's lifecycle.
+    /// @return state 0 none, 1 pending, 2 delivered, 3 refunded.
+    /// @return escrow What the minter paid (held by the contract only while pending).
+    /// @return deadline When its owner may refund it if undelivered (unix seconds).
+    /// @return digest The delivered metadata digest, zero unless delivered.
+    function tokenState(uint256 tokenId)
+        external
+        view
+        returns (uint8 state, uint256 escrow, uint64 deadline, bytes32 digest)
+    {
+        uint96 data = _getExtraData(tokenId);
+        if (data == 0) return (STATE_NONE, 0, 0, bytes32(0));
+        escrow = uint64(data >> 32);
+        deadline = _deadline(data);
+        digest = _digest[tokenId];
+        if (!_exists(tokenId)) state = STATE_REFUNDED;
+        else if (digest == bytes32(0)) state = STATE_PENDING;
+        else state = STATE_DELIVERED;
+    }
+
+    /// @notice ERC-721 name.
+    function name() public pure override returns (string memory) {
+        return "GenIm";
+    }
+
+    /// @notice ERC-721 symbol.
+    function symbol() public pure override returns (string memory) {
+        return "GENIM";
+    }
+
+    /// @notice `ipfs://<CIDv1>` of the delivered metadata, or a JSON `data:` URI saying the
+    /// image is pending. Reverts with `TokenDoesNotExist` for refunded and unminted tokens.
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        if (!_exists(tokenId)) revert TokenDoesNotExist();
+        bytes32 digest = _digest[tokenId];
+        if (digest != bytes32(0)) return string.concat("ipfs://", cidV1(digest));
+        string memory id = LibString.toString(tokenId);
+        return string.concat(
+            "data:application/json;base64,",
+            Base64.encode(
+                bytes(
+                    string.concat(
+                        '{"name":"GenIm #',
+                        id,
+                        '","description":"Image pending: an image provider has not delivered it yet.",',
+                        '"attributes":[{"trait_type":"state","value":"pending"}]}'
+                    )
+                )
+            )
+        );
+    }
+
+    /// @notice The CIDv1 (raw codec, sha2-256, base32 lower) of content whose sha-256 is
+    /// `digest`: what `ipfs add --cid-version=1` prints for a file up to 256 KiB.
+    function cidV1(bytes32 digest) public pure returns (string memory) {
+        // Multibase 'b' + base32(0x01 0x55 0x12 0x20 || digest): 36 bytes -> 58 characters.
+        bytes memory raw = abi.encodePacked(bytes4(0x01551220), digest);
+        bytes memory alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        bytes memory out = new bytes(59);
+        out[0] = "b";
+        uint256 buffer;
+        uint256 bits;
+        uint256 j = 1;
+        for (uint256 i; i < 36; ++i) {
+            buffer = (buffer << 8) | uint8(raw[i]);
+            bits += 8;
+            while (bits >= 5) {
+                bits -= 5;
+                out[j++] = alphabet[(buffer >> bits) & 31];
+            }
+        }
+        // 288 bits leave 3; pad them with zeros on the right (RFC 4648, no '=' padding).
+        out[j] = alphabet[(buffer << (5 - bits)) & 31];
+        return string(out);
+    }
+
+    /// @notice ERC-165: ERC-721, its metadata extension and ERC-4906.
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == 0x49064906 || super.supportsInterface(interfaceId);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                INTERNAL
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Per-token data in the 96 extra bits of the ERC-721 ownership slot, written by the
+    /// mint for free and kept by the burn:
+    ///   bits [0..31]  deadline - _epoch (seconds)
+    ///   bits [32..95] escrow (wei)
+    /// The deadline offset is at least 1 (deliveryWindow >= 1), so minted tokens never read 0.
+    function _escrowData(uint64 escrow, uint32 deadlineOffset) internal pure returns (uint96) {
+        return (uint96(escrow) << 32) | deadlineOffset;
+    }
+
+    function _deadline(uint96 data) internal view returns (uint64) {
+        return _epoch + uint32(data);
+    }
+
+    /// @dev Pending: the token exists and has no digest. Returns the escrow it holds.
+    function _pendingEscrow(uint256 tokenId) internal view returns (bool, uint256) {
+        if (!_exists(tokenId) || _digest[tokenId] != bytes32(0)) return (false, 0);
+        return (true, uint64(_getExtraData(tokenId) >> 32));
+    }
+
+    function _fee(uint256 escrow) internal view returns (uint256) {
+        // escrow < 2^64 and feeBps <= 10000: the product fits easily.
+        unchecked {
+            return escrow * feeBps / 10_000;
+        }
+    }
+
+    /// @dev Pushes `amount` to `to`; if `to` rejects it, credits it instead of reverting, so a
+    /// faulty receiver never blocks a delivery or a refund and never loses its money.
+    function _pay(address to, uint256 amount) internal {
+        if (amount == 0) return;
+        if (!SafeTransferLib.trySafeTransferETH(to, amount, _PAYOUT_GAS)) {
+            credit[to] += amount;
+            emit Credited(to, amount);
+        }
+    }
+
+    function _checkedPrice(uint256 value) internal pure returns (uint64) {
+        if (value > type(uint64).max) revert PriceTooHigh(value);
+        return uint64(value);
+    }
+}
