@@ -64,13 +64,9 @@ contract GenImNFT is ERC721 {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice A user paid for an image; providers generate it from `prompt`.
-    event ImageRequested(
-        uint256 indexed tokenId, address indexed requester, uint256 escrow, string prompt
-    );
+    event ImageRequested(uint256 indexed tokenId, address indexed requester, uint256 escrow, string prompt);
     /// @notice A provider delivered the image and was paid `payout`.
-    event ImageDelivered(
-        uint256 indexed tokenId, address indexed provider, bytes32 metadataDigest, uint256 payout
-    );
+    event ImageDelivered(uint256 indexed tokenId, address indexed provider, bytes32 metadataDigest, uint256 payout);
     /// @notice `deliverBatch` skipped a token that was not pending (delivered by someone else,
     /// refunded, or never minted); the rest of the batch went through.
     event DeliverySkipped(uint256 indexed tokenId, address indexed provider);
@@ -177,13 +173,7 @@ contract GenImNFT is ERC721 {
     /// @param feeBps_ Share of each delivered escrow kept as fee, in basis points (<= 10000).
     /// @param feeRecipient_ Where `withdrawFees` sends the fees.
     /// @param deliveryWindow_ Seconds after a mint before its owner may refund (1 s .. 365 days).
-    constructor(
-        address owner_,
-        uint256 price_,
-        uint16 feeBps_,
-        address feeRecipient_,
-        uint64 deliveryWindow_
-    ) {
+    constructor(address owner_, uint256 price_, uint16 feeBps_, address feeRecipient_, uint64 deliveryWindow_) {
         if (owner_ == address(0) || feeRecipient_ == address(0)) revert ZeroAddress();
         if (feeBps_ > 10_000) revert FeeTooHigh(feeBps_);
         if (deliveryWindow_ == 0 || deliveryWindow_ > MAX_DELIVERY_WINDOW) {
@@ -222,9 +212,9 @@ contract GenImNFT is ERC721 {
         uint256 deadlineOffset = block.timestamp + deliveryWindow - _epoch;
         // Offsets past 2^32 seconds (136 years after deployment) end minting rather than wrap.
         if (deadlineOffset > type(uint32).max) revert MintingEnded();
-        _mintAndSetExtraDataUnchecked(
-            msg.sender, tokenId, _escrowData(config.price, uint32(deadlineOffset))
-        );
+        // forge-lint: disable-next-line(unsafe-typecast) checked against uint32 max just above
+        uint32 offset = uint32(deadlineOffset);
+        _mintAndSetExtraDataUnchecked(msg.sender, tokenId, _escrowData(config.price, offset));
         emit ImageRequested(tokenId, msg.sender, config.price, prompt);
     }
 
@@ -304,6 +294,8 @@ contract GenImNFT is ERC721 {
         if (!pending) revert TokenNotPending(tokenId);
         if (_ownerOf(tokenId) != msg.sender) revert NotTokenOwner(tokenId, msg.sender);
         uint64 deadline = _deadline(_getExtraData(tokenId));
+        // A validator can skew the timestamp by seconds; delivery windows are hours or days.
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp <= deadline) revert DeadlineNotReached(tokenId, deadline);
         _burn(tokenId);
         emit Refunded(tokenId, msg.sender, escrow);
@@ -448,7 +440,7 @@ contract GenImNFT is ERC721 {
     {
         uint96 data = _getExtraData(tokenId);
         if (data == 0) return (STATE_NONE, 0, 0, bytes32(0));
-        escrow = uint64(data >> 32);
+        escrow = _escrow(data);
         deadline = _deadline(data);
         digest = _digest[tokenId];
         if (!_exists(tokenId)) state = STATE_REFUNDED;
@@ -530,14 +522,20 @@ contract GenImNFT is ERC721 {
         return (uint96(escrow) << 32) | deadlineOffset;
     }
 
+    function _escrow(uint96 data) internal pure returns (uint64) {
+        // forge-lint: disable-next-line(unsafe-typecast) bits [32..95] are exactly 64 bits
+        return uint64(data >> 32);
+    }
+
     function _deadline(uint96 data) internal view returns (uint64) {
+        // forge-lint: disable-next-line(unsafe-typecast) bits [0..31] are the offset by design
         return _epoch + uint32(data);
     }
 
     /// @dev Pending: the token exists and has no digest. Returns the escrow it holds.
     function _pendingEscrow(uint256 tokenId) internal view returns (bool, uint256) {
         if (!_exists(tokenId) || _digest[tokenId] != bytes32(0)) return (false, 0);
-        return (true, uint64(_getExtraData(tokenId) >> 32));
+        return (true, _escrow(_getExtraData(tokenId)));
     }
 
     function _fee(uint256 escrow) internal view returns (uint256) {
@@ -559,6 +557,7 @@ contract GenImNFT is ERC721 {
 
     function _checkedPrice(uint256 value) internal pure returns (uint64) {
         if (value > type(uint64).max) revert PriceTooHigh(value);
+        // forge-lint: disable-next-line(unsafe-typecast) checked just above
         return uint64(value);
     }
 }

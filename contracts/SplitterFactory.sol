@@ -10,9 +10,7 @@ import {Splitter} from "./Splitter.sol";
 /// can be known, and funded, before it exists.
 contract SplitterFactory {
     /// @notice A split was deployed at `splitter`.
-    event SplitterCreated(
-        address indexed splitter, address[] recipients, uint256[] shares, bytes32 salt
-    );
+    event SplitterCreated(address indexed splitter, address[] recipients, uint256[] shares, bytes32 salt);
 
     /// @notice The locked `Splitter` every clone delegates to.
     address public immutable implementation;
@@ -24,25 +22,22 @@ contract SplitterFactory {
     /// @notice Deploys and initializes a clone for this split. Anyone may call; the address
     /// depends on `recipients`, `shares` and `salt`, so nobody can take it with another split.
     /// @return splitter The new clone.
-    function createSplitter(
-        address[] calldata recipients,
-        uint256[] calldata shares,
-        bytes32 salt
-    ) external returns (address splitter) {
+    function createSplitter(address[] calldata recipients, uint256[] calldata shares, bytes32 salt)
+        external
+        returns (address splitter)
+    {
         splitter = LibClone.cloneDeterministic(implementation, _salt(recipients, shares, salt));
         Splitter(payable(splitter)).initialize(recipients, shares);
         emit SplitterCreated(splitter, recipients, shares, salt);
     }
 
     /// @notice Where `createSplitter(recipients, shares, salt)` deploys (or deployed) its clone.
-    function predictSplitter(
-        address[] calldata recipients,
-        uint256[] calldata shares,
-        bytes32 salt
-    ) external view returns (address) {
-        return LibClone.predictDeterministicAddress(
-            implementation, _salt(recipients, shares, salt), address(this)
-        );
+    function predictSplitter(address[] calldata recipients, uint256[] calldata shares, bytes32 salt)
+        external
+        view
+        returns (address)
+    {
+        return LibClone.predictDeterministicAddress(implementation, _salt(recipients, shares, salt), address(this));
     }
 
     function _salt(address[] calldata recipients, uint256[] calldata shares, bytes32 salt)

@@ -146,9 +146,14 @@ abstract contract Test {
     function _u(uint256 v) private pure returns (string memory) {
         if (v == 0) return "0";
         uint256 len;
-        for (uint256 t = v; t != 0; t /= 10) ++len;
+        for (uint256 t = v; t != 0; t /= 10) {
+            ++len;
+        }
         bytes memory s = new bytes(len);
-        for (; v != 0; v /= 10) s[--len] = bytes1(uint8(48 + v % 10));
+        for (; v != 0; v /= 10) {
+            // forge-lint: disable-next-line(unsafe-typecast) a decimal digit
+            s[--len] = bytes1(uint8(48 + v % 10));
+        }
         return string(s);
     }
 }

@@ -1,0 +1,834 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.33;
+
+import {ERC721} from "solady/tokens/ERC721.sol";
+import {Base64} from "solady/utils/Base64.sol";
+import {GenImNFT} from "../GenImNFT.sol";
+import {Test} from "./utils/Test.sol";
+import {Receiver, ReentrantProvider} from "./utils/Mocks.sol";
+
+contract GenImNFTTest is Test {
+    GenImNFT internal nft;
+
+    address internal owner = makeAddr("owner");
+    address internal treasury = makeAddr("treasury");
+    address internal provider = makeAddr("provider");
+    address internal alice = makeAddr("alice");
+    address internal bob = makeAddr("bob");
+    address internal attacker = makeAddr("attacker");
+
+    uint256 internal constant PRICE = 0.00003 ether;
+    uint16 internal constant FEE_BPS = 500;
+    uint64 internal constant WINDOW = 1 days;
+    bytes32 internal constant DIGEST = keccak256("metadata");
+    /// sha256 of the empty file and its CID as `ipfs add --cid-version=1` prints it (Kubo).
+    bytes32 internal constant EMPTY_SHA256 = 0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855;
+    string internal constant EMPTY_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+
+    function setUp() public {
+        nft = new GenImNFT(owner, PRICE, FEE_BPS, treasury, WINDOW);
+        vm.prank(owner);
+        nft.setProvider(provider, true);
+        vm.deal(alice, 10 ether);
+        vm.deal(bob, 10 ether);
+        vm.deal(attacker, 10 ether);
+    }
+
+    function _mint(address user) internal returns (uint256 id) {
+        vm.prank(user);
+        id = nft.mint{value: PRICE}("a fox in the snow");
+    }
+
+    function _state(uint256 id) internal view returns (uint8 state) {
+        (state,,,) = nft.tokenState(id);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Constructor() public view {
+        assertEq(nft.owner(), owner);
+        assertEq(nft.price(), PRICE);
+        assertEq(nft.feeBps(), FEE_BPS);
+        assertEq(nft.feeRecipient(), treasury);
+        assertEq(nft.deliveryWindow(), WINDOW);
+        assertEq(nft.isProvider(provider), true);
+        assertEq(nft.paused(), false);
+        assertEq(nft.totalMinted(), 0);
+        assertEq(nft.name(), "GenIm");
+        assertEq(nft.symbol(), "GENIM");
+    }
+
+    function test_RevertWhen_ConstructorZeroOwner() public {
+        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        new GenImNFT(address(0), PRICE, FEE_BPS, treasury, WINDOW);
+    }
+
+    function test_RevertWhen_ConstructorZeroFeeRecipient() public {
+        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        new GenImNFT(owner, PRICE, FEE_BPS, address(0), WINDOW);
+    }
+
+    function test_RevertWhen_ConstructorFeeTooHigh() public {
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.FeeTooHigh.selector, 10_001));
+        new GenImNFT(owner, PRICE, 10_001, treasury, WINDOW);
+    }
+
+    function test_RevertWhen_ConstructorZeroWindow() public {
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.InvalidDeliveryWindow.selector, 0));
+        new GenImNFT(owner, PRICE, FEE_BPS, treasury, 0);
+    }
+
+    function test_RevertWhen_ConstructorWindowTooLong() public {
+        uint64 tooLong = 365 days + 1;
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.InvalidDeliveryWindow.selector, tooLong));
+        new GenImNFT(owner, PRICE, FEE_BPS, treasury, tooLong);
+    }
+
+    function test_RevertWhen_ConstructorPriceTooHigh() public {
+        uint256 tooHigh = uint256(type(uint64).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PriceTooHigh.selector, tooHigh));
+        new GenImNFT(owner, tooHigh, FEE_BPS, treasury, WINDOW);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                  MINT
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Mint() public {
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit ERC721.Transfer(address(0), alice, 1);
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.ImageRequested(1, alice, PRICE, "a fox in the snow");
+        uint256 id = _mint(alice);
+
+        assertEq(id, 1);
+        assertEq(nft.ownerOf(1), alice);
+        assertEq(nft.balanceOf(alice), 1);
+        assertEq(address(nft).balance, PRICE);
+        assertEq(nft.totalMinted(), 1);
+        (uint8 state, uint256 escrow, uint64 deadline, bytes32 digest) = nft.tokenState(1);
+        assertEq(state, nft.STATE_PENDING());
+        assertEq(escrow, PRICE);
+        assertEq(deadline, block.timestamp + WINDOW);
+        assertEq(digest, bytes32(0));
+        assertEq(_mint(alice), 2, "ids are sequential");
+    }
+
+    function test_MintLongestPrompt() public {
+        bytes memory prompt = new bytes(1000);
+        for (uint256 i; i < prompt.length; ++i) {
+            prompt[i] = "x";
+        }
+        vm.prank(alice);
+        assertEq(nft.mint{value: PRICE}(string(prompt)), 1);
+    }
+
+    function test_MintAtPriceZero() public {
+        vm.prank(owner);
+        nft.setPrice(0);
+        vm.prank(alice);
+        uint256 id = nft.mint("free image");
+        assertEq(_state(id), nft.STATE_PENDING());
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        assertEq(_state(id), nft.STATE_DELIVERED());
+    }
+
+    function test_RevertWhen_MintUnderpaid() public {
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.WrongPayment.selector, PRICE, PRICE - 1));
+        vm.prank(alice);
+        nft.mint{value: PRICE - 1}("fox");
+    }
+
+    function test_RevertWhen_MintOverpaid() public {
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.WrongPayment.selector, PRICE, PRICE + 1));
+        vm.prank(alice);
+        nft.mint{value: PRICE + 1}("fox");
+    }
+
+    function test_RevertWhen_MintEmptyPrompt() public {
+        vm.expectRevert(GenImNFT.EmptyPrompt.selector);
+        vm.prank(alice);
+        nft.mint{value: PRICE}("");
+    }
+
+    function test_RevertWhen_MintPromptTooLong() public {
+        bytes memory prompt = new bytes(1001);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PromptTooLong.selector, 1001, 1000));
+        vm.prank(alice);
+        nft.mint{value: PRICE}(string(prompt));
+    }
+
+    function test_RevertWhen_MintPaused() public {
+        vm.prank(owner);
+        nft.pause();
+        vm.expectRevert(GenImNFT.MintingPaused.selector);
+        vm.prank(alice);
+        nft.mint{value: PRICE}("fox");
+    }
+
+    function test_RevertWhen_MintAfterDeadlineFieldEnds() public {
+        vm.warp(block.timestamp + uint256(type(uint32).max));
+        vm.expectRevert(GenImNFT.MintingEnded.selector);
+        vm.prank(alice);
+        nft.mint{value: PRICE}("fox");
+    }
+
+    function testFuzz_Mint(uint256 price, uint256 promptLength, address user) public {
+        price = bound(price, 0, type(uint64).max);
+        promptLength = bound(promptLength, 1, 1000);
+        vm.assume(user.code.length == 0 && user != address(0) && uint160(user) > 0xff);
+        vm.prank(owner);
+        nft.setPrice(price);
+        vm.deal(user, price);
+        vm.prank(user);
+        uint256 id = nft.mint{value: price}(string(new bytes(promptLength)));
+        (uint8 state, uint256 escrow,,) = nft.tokenState(id);
+        assertEq(state, nft.STATE_PENDING());
+        assertEq(escrow, price);
+        assertEq(nft.ownerOf(id), user);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                DELIVER
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Deliver() public {
+        uint256 id = _mint(alice);
+        uint256 fee = PRICE * FEE_BPS / 10_000;
+        uint256 before = provider.balance;
+
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.ImageDelivered(id, provider, DIGEST, PRICE - fee);
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.MetadataUpdate(id);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+
+        assertEq(provider.balance - before, PRICE - fee, "provider paid escrow - fee");
+        assertEq(nft.accruedFees(), fee);
+        assertEq(address(nft).balance, fee);
+        (uint8 state, uint256 escrow,, bytes32 digest) = nft.tokenState(id);
+        assertEq(state, nft.STATE_DELIVERED());
+        assertEq(escrow, PRICE);
+        assertEq(digest, DIGEST);
+    }
+
+    function test_DeliverAfterDeadline() public {
+        uint256 id = _mint(alice);
+        vm.warp(block.timestamp + WINDOW + 1 days);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        assertEq(_state(id), nft.STATE_DELIVERED());
+    }
+
+    function test_DeliverPaysEscrowNotCurrentPrice() public {
+        uint256 id = _mint(alice);
+        vm.prank(owner);
+        nft.setPrice(PRICE * 10);
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        assertEq(provider.balance - before, PRICE - PRICE * FEE_BPS / 10_000);
+    }
+
+    /// Upstream v1-v3: anyone could "deliver" an empty URL first, take the payout and leave the
+    /// token empty forever. Here only providers deliver, the digest cannot be empty, and the
+    /// honest delivery still goes through.
+    function test_RevertWhen_FrontRunnerDelivers() public {
+        uint256 id = _mint(alice);
+        uint256 attackerBefore = attacker.balance;
+
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.prank(attacker);
+        nft.deliver(id, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.prank(attacker);
+        nft.deliver(id, DIGEST);
+        uint256[] memory ids = new uint256[](1);
+        bytes32[] memory digests = new bytes32[](1);
+        ids[0] = id;
+        digests[0] = DIGEST;
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.prank(attacker);
+        nft.deliverBatch(ids, digests);
+
+        assertEq(attacker.balance, attackerBefore, "attacker earned nothing");
+        assertEq(_state(id), nft.STATE_PENDING());
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        assertEq(_state(id), nft.STATE_DELIVERED());
+    }
+
+    function test_RevertWhen_DeliverEmptyDigest() public {
+        uint256 id = _mint(alice);
+        vm.expectRevert(GenImNFT.InvalidDigest.selector);
+        vm.prank(provider);
+        nft.deliver(id, bytes32(0));
+    }
+
+    function test_RevertWhen_DeliverTwice() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.prank(provider);
+        nft.deliver(id, keccak256("other"));
+    }
+
+    function test_RevertWhen_DeliverUnminted() public {
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, 7));
+        vm.prank(provider);
+        nft.deliver(7, DIGEST);
+    }
+
+    function test_RevertWhen_DeliverRefunded() public {
+        uint256 id = _mint(alice);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.prank(alice);
+        nft.refund(id);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+    }
+
+    function test_RevertWhen_DeliverByRemovedProvider() public {
+        uint256 id = _mint(alice);
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, provider));
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+    }
+
+    function test_DeliverToRejectingProviderCredits() public {
+        Receiver rejecting = new Receiver(nft, false);
+        vm.prank(owner);
+        nft.setProvider(address(rejecting), true);
+        uint256 id = _mint(alice);
+        uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
+
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.Credited(address(rejecting), payout);
+        rejecting.deliver(id, DIGEST);
+
+        assertEq(_state(id), nft.STATE_DELIVERED(), "delivery went through");
+        assertEq(nft.credit(address(rejecting)), payout);
+        assertEq(address(nft).balance, PRICE, "payout kept as credit");
+
+        rejecting.setAccepting(true);
+        rejecting.withdraw();
+        assertEq(address(rejecting).balance, payout);
+        assertEq(nft.credit(address(rejecting)), 0);
+    }
+
+    function test_ReentrantProviderCannotDeliverTwice() public {
+        ReentrantProvider reentrant = new ReentrantProvider(nft);
+        vm.prank(owner);
+        nft.setProvider(address(reentrant), true);
+        uint256 id = _mint(alice);
+        reentrant.deliver(id, DIGEST);
+        assertEq(reentrant.reentrySucceeded(), false);
+        (,,, bytes32 digest) = nft.tokenState(id);
+        assertEq(digest, DIGEST, "first digest kept");
+        assertEq(nft.credit(address(reentrant)), PRICE - PRICE * FEE_BPS / 10_000);
+    }
+
+    function testFuzz_DeliverPaysEscrowMinusFee(uint256 price, uint16 feeBps) public {
+        price = bound(price, 0, type(uint64).max);
+        feeBps = uint16(bound(feeBps, 0, 10_000));
+        GenImNFT custom = new GenImNFT(owner, price, feeBps, treasury, WINDOW);
+        vm.prank(owner);
+        custom.setProvider(provider, true);
+        vm.deal(alice, price);
+        vm.prank(alice);
+        uint256 id = custom.mint{value: price}("fox");
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        custom.deliver(id, DIGEST);
+        uint256 fee = price * feeBps / 10_000;
+        assertEq(provider.balance - before, price - fee, "payout");
+        assertEq(custom.accruedFees(), fee, "fee");
+        assertEq(address(custom).balance, fee, "only the fee stays");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                             DELIVER BATCH
+    //////////////////////////////////////////////////////////////*/
+
+    function test_DeliverBatch() public {
+        uint256[] memory ids = new uint256[](3);
+        bytes32[] memory digests = new bytes32[](3);
+        for (uint256 i; i < 3; ++i) {
+            ids[i] = _mint(i == 1 ? bob : alice);
+            digests[i] = keccak256(abi.encode(i));
+        }
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        nft.deliverBatch(ids, digests);
+        uint256 fee = PRICE * FEE_BPS / 10_000;
+        assertEq(provider.balance - before, 3 * (PRICE - fee));
+        assertEq(nft.accruedFees(), 3 * fee);
+        for (uint256 i; i < 3; ++i) {
+            (uint8 state,,, bytes32 digest) = nft.tokenState(ids[i]);
+            assertEq(state, nft.STATE_DELIVERED());
+            assertEq(digest, digests[i]);
+        }
+    }
+
+    function test_DeliverBatchSkipsNonPending() public {
+        uint256 delivered = _mint(alice);
+        uint256 refunded = _mint(bob);
+        vm.prank(provider);
+        nft.deliver(delivered, DIGEST);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.prank(bob);
+        nft.refund(refunded);
+        uint256 fresh = _mint(alice);
+
+        uint256[] memory ids = new uint256[](4);
+        bytes32[] memory digests = new bytes32[](4);
+        (ids[0], ids[1], ids[2], ids[3]) = (delivered, refunded, 99, fresh);
+        for (uint256 i; i < 4; ++i) {
+            digests[i] = keccak256(abi.encode(i));
+        }
+
+        uint256 before = provider.balance;
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.DeliverySkipped(delivered, provider);
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.DeliverySkipped(refunded, provider);
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.DeliverySkipped(99, provider);
+        vm.prank(provider);
+        nft.deliverBatch(ids, digests);
+
+        assertEq(provider.balance - before, PRICE - PRICE * FEE_BPS / 10_000, "paid for one");
+        (,,, bytes32 kept) = nft.tokenState(delivered);
+        assertEq(kept, DIGEST, "delivered digest untouched");
+        assertEq(_state(fresh), nft.STATE_DELIVERED());
+        assertEq(_state(refunded), nft.STATE_REFUNDED());
+    }
+
+    function test_DeliverBatchAllSkippedPaysNothing() public {
+        uint256[] memory ids = new uint256[](1);
+        bytes32[] memory digests = new bytes32[](1);
+        ids[0] = 42;
+        digests[0] = DIGEST;
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        nft.deliverBatch(ids, digests);
+        assertEq(provider.balance, before);
+        assertEq(nft.accruedFees(), 0);
+    }
+
+    function test_DeliverBatchToRejectingProviderCredits() public {
+        Receiver rejecting = new Receiver(nft, false);
+        vm.prank(owner);
+        nft.setProvider(address(rejecting), true);
+        uint256[] memory ids = new uint256[](2);
+        bytes32[] memory digests = new bytes32[](2);
+        ids[0] = _mint(alice);
+        ids[1] = _mint(bob);
+        digests[0] = DIGEST;
+        digests[1] = DIGEST;
+        rejecting.deliverBatch(ids, digests);
+        assertEq(nft.credit(address(rejecting)), 2 * (PRICE - PRICE * FEE_BPS / 10_000));
+    }
+
+    function test_RevertWhen_DeliverBatchLengthMismatch() public {
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.LengthMismatch.selector, 2, 1));
+        vm.prank(provider);
+        nft.deliverBatch(new uint256[](2), new bytes32[](1));
+    }
+
+    function test_RevertWhen_DeliverBatchEmptyDigest() public {
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = _mint(alice);
+        vm.expectRevert(GenImNFT.InvalidDigest.selector);
+        vm.prank(provider);
+        nft.deliverBatch(ids, new bytes32[](1));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 REFUND
+    //////////////////////////////////////////////////////////////*/
+
+    function test_Refund() public {
+        uint256 id = _mint(alice);
+        vm.warp(block.timestamp + WINDOW + 1);
+        uint256 before = alice.balance;
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.Refunded(id, alice, PRICE);
+        vm.prank(alice);
+        nft.refund(id);
+
+        assertEq(alice.balance - before, PRICE, "full escrow back");
+        assertEq(address(nft).balance, 0);
+        assertEq(nft.balanceOf(alice), 0);
+        (uint8 state, uint256 escrow,,) = nft.tokenState(id);
+        assertEq(state, nft.STATE_REFUNDED());
+        assertEq(escrow, PRICE);
+        vm.expectRevert(ERC721.TokenDoesNotExist.selector);
+        nft.tokenURI(id);
+        vm.expectRevert(ERC721.TokenDoesNotExist.selector);
+        nft.ownerOf(id);
+    }
+
+    function test_RefundByNewOwnerAfterTransfer() public {
+        uint256 id = _mint(alice);
+        vm.prank(alice);
+        nft.transferFrom(alice, bob, id);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotTokenOwner.selector, id, alice));
+        vm.prank(alice);
+        nft.refund(id);
+        uint256 before = bob.balance;
+        vm.prank(bob);
+        nft.refund(id);
+        assertEq(bob.balance - before, PRICE);
+    }
+
+    function test_RefundToRejectingOwnerCredits() public {
+        Receiver holder = new Receiver(nft, false);
+        uint256 id = holder.mint{value: PRICE}("fox");
+        vm.warp(block.timestamp + WINDOW + 1);
+        holder.refund(id);
+        assertEq(_state(id), nft.STATE_REFUNDED());
+        assertEq(nft.credit(address(holder)), PRICE);
+        holder.setAccepting(true);
+        holder.withdraw();
+        assertEq(address(holder).balance, PRICE);
+    }
+
+    function test_RevertWhen_RefundBeforeDeadline() public {
+        uint256 id = _mint(alice);
+        uint64 deadline = uint64(block.timestamp + WINDOW);
+        vm.warp(deadline);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.DeadlineNotReached.selector, id, deadline));
+        vm.prank(alice);
+        nft.refund(id);
+    }
+
+    function test_RevertWhen_RefundByStranger() public {
+        uint256 id = _mint(alice);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotTokenOwner.selector, id, bob));
+        vm.prank(bob);
+        nft.refund(id);
+    }
+
+    function test_RevertWhen_RefundDelivered() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.prank(alice);
+        nft.refund(id);
+    }
+
+    function test_RevertWhen_RefundTwice() public {
+        uint256 id = _mint(alice);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.prank(alice);
+        nft.refund(id);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.prank(alice);
+        nft.refund(id);
+    }
+
+    function testFuzz_RefundReturnsFullEscrow(uint256 price, uint256 wait) public {
+        price = bound(price, 0, type(uint64).max);
+        wait = bound(wait, WINDOW + 1, 3650 days);
+        vm.prank(owner);
+        nft.setPrice(price);
+        vm.deal(alice, price);
+        vm.prank(alice);
+        uint256 id = nft.mint{value: price}("fox");
+        vm.warp(block.timestamp + wait);
+        vm.prank(alice);
+        nft.refund(id);
+        assertEq(alice.balance, price);
+        assertEq(address(nft).balance, 0);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          WITHDRAWALS AND FEES
+    //////////////////////////////////////////////////////////////*/
+
+    function test_RevertWhen_WithdrawWithoutCredit() public {
+        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.prank(provider);
+        nft.withdraw();
+    }
+
+    function test_WithdrawFees() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        uint256 fee = PRICE * FEE_BPS / 10_000;
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.FeesWithdrawn(treasury, fee);
+        vm.prank(bob); // anyone may trigger it; the money goes to the fee recipient
+        nft.withdrawFees();
+        assertEq(treasury.balance, fee);
+        assertEq(nft.accruedFees(), 0);
+        assertEq(address(nft).balance, 0);
+    }
+
+    function test_WithdrawFeesFromSeveralProviders() public {
+        address second = makeAddr("second");
+        vm.startPrank(owner);
+        nft.setProvider(second, true);
+        nft.setProvider(second, false); // removed providers keep their accrued fees
+        nft.setProvider(second, true);
+        vm.stopPrank();
+        assertEq(nft.providers().length, 2, "listed once");
+        uint256 a = _mint(alice);
+        uint256 b = _mint(bob);
+        vm.prank(provider);
+        nft.deliver(a, DIGEST);
+        vm.prank(second);
+        nft.deliver(b, DIGEST);
+        vm.prank(owner);
+        nft.setProvider(second, false);
+        uint256 fee = PRICE * FEE_BPS / 10_000;
+        assertEq(nft.accruedFees(), 2 * fee);
+        nft.withdrawFees();
+        assertEq(treasury.balance, 2 * fee);
+        assertEq(nft.isProvider(second), false, "flags kept after the sweep");
+        assertEq(nft.isProvider(provider), true, "flags kept after the sweep");
+    }
+
+    function test_RevertWhen_WithdrawFeesWithNone() public {
+        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        nft.withdrawFees();
+    }
+
+    function test_RevertWhen_FeeRecipientRejects() public {
+        Receiver rejecting = new Receiver(nft, false);
+        vm.prank(owner);
+        nft.setFeeRecipient(address(rejecting));
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        uint256 fee = nft.accruedFees();
+        vm.expectRevert();
+        nft.withdrawFees();
+        assertEq(nft.accruedFees(), fee, "fees kept");
+        vm.prank(owner);
+        nft.setFeeRecipient(treasury);
+        nft.withdrawFees();
+        assertEq(treasury.balance, fee);
+    }
+
+    /// No owner path moves escrow: after every owner action the escrow is still all there and
+    /// still refundable by its owner.
+    function test_OwnerCannotMoveEscrow() public {
+        uint256 id = _mint(alice);
+        vm.startPrank(owner);
+        nft.setFeeRecipient(owner);
+        nft.setPrice(1);
+        nft.pause();
+        nft.setProvider(owner, true);
+        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        nft.withdrawFees();
+        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        nft.withdraw();
+        vm.stopPrank();
+        assertEq(address(nft).balance, PRICE);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.prank(alice);
+        nft.refund(id);
+        assertEq(alice.balance, 10 ether);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 OWNER
+    //////////////////////////////////////////////////////////////*/
+
+    function test_SetProvider() public {
+        address p = makeAddr("p");
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.ProviderSet(p, true);
+        vm.prank(owner);
+        nft.setProvider(p, true);
+        assertEq(nft.isProvider(p), true);
+        vm.prank(owner);
+        nft.setProvider(p, false);
+        assertEq(nft.isProvider(p), false);
+    }
+
+    function test_RevertWhen_SetProviderZero() public {
+        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.prank(owner);
+        nft.setProvider(address(0), true);
+    }
+
+    function test_RevertWhen_TooManyProviders() public {
+        vm.startPrank(owner);
+        for (uint160 i = 1; i < 64; ++i) {
+            nft.setProvider(address(i), true);
+        }
+        vm.expectRevert(GenImNFT.TooManyProviders.selector);
+        nft.setProvider(address(64), true);
+        nft.setProvider(address(1), false); // known ones can still change
+        vm.stopPrank();
+    }
+
+    function test_SetPriceFutureMintsOnly() public {
+        uint256 id = _mint(alice);
+        vm.prank(owner);
+        nft.setPrice(2 * PRICE);
+        assertEq(nft.price(), 2 * PRICE);
+        (, uint256 escrow,,) = nft.tokenState(id);
+        assertEq(escrow, PRICE, "existing escrow unchanged");
+        vm.prank(bob);
+        uint256 next = nft.mint{value: 2 * PRICE}("fox");
+        (, escrow,,) = nft.tokenState(next);
+        assertEq(escrow, 2 * PRICE);
+    }
+
+    function test_RevertWhen_SetPriceTooHigh() public {
+        uint256 tooHigh = uint256(type(uint64).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PriceTooHigh.selector, tooHigh));
+        vm.prank(owner);
+        nft.setPrice(tooHigh);
+    }
+
+    function test_SetFeeRecipient() public {
+        vm.prank(owner);
+        nft.setFeeRecipient(bob);
+        assertEq(nft.feeRecipient(), bob);
+    }
+
+    function test_RevertWhen_SetFeeRecipientZero() public {
+        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.prank(owner);
+        nft.setFeeRecipient(address(0));
+    }
+
+    function test_PauseStopsOnlyMints() public {
+        uint256 id = _mint(alice);
+        vm.prank(owner);
+        nft.pause();
+        assertEq(nft.paused(), true);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        uint256 other = 0;
+        vm.prank(owner);
+        nft.unpause();
+        other = _mint(bob);
+        vm.prank(owner);
+        nft.pause();
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.prank(bob);
+        nft.refund(other);
+        assertEq(_state(other), nft.STATE_REFUNDED());
+    }
+
+    function test_RevertWhen_NonOwnerConfigures() public {
+        bytes[] memory calls = new bytes[](6);
+        calls[0] = abi.encodeCall(GenImNFT.setProvider, (attacker, true));
+        calls[1] = abi.encodeCall(GenImNFT.setPrice, (0));
+        calls[2] = abi.encodeCall(GenImNFT.setFeeRecipient, (attacker));
+        calls[3] = abi.encodeCall(GenImNFT.pause, ());
+        calls[4] = abi.encodeCall(GenImNFT.unpause, ());
+        calls[5] = abi.encodeCall(GenImNFT.transferOwnership, (attacker));
+        for (uint256 i; i < calls.length; ++i) {
+            vm.prank(attacker);
+            (bool ok, bytes memory data) = address(nft).call(calls[i]);
+            assertEq(ok, false, "non-owner call succeeded");
+            assertEq(
+                keccak256(data), keccak256(abi.encodeWithSelector(GenImNFT.NotOwner.selector, attacker)), "wrong error"
+            );
+        }
+    }
+
+    function test_TwoStepOwnershipTransfer() public {
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.OwnershipTransferStarted(owner, bob);
+        vm.prank(owner);
+        nft.transferOwnership(bob);
+        assertEq(nft.owner(), owner, "not yet");
+        assertEq(nft.pendingOwner(), bob);
+
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotPendingOwner.selector, attacker));
+        vm.prank(attacker);
+        nft.acceptOwnership();
+
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.OwnershipTransferred(owner, bob);
+        vm.prank(bob);
+        nft.acceptOwnership();
+        assertEq(nft.owner(), bob);
+        assertEq(nft.pendingOwner(), address(0));
+
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotOwner.selector, owner));
+        vm.prank(owner);
+        nft.pause();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    function test_TokenStateNone() public view {
+        (uint8 state, uint256 escrow, uint64 deadline, bytes32 digest) = nft.tokenState(0);
+        assertEq(state, nft.STATE_NONE());
+        assertEq(escrow, 0);
+        assertEq(deadline, 0);
+        assertEq(digest, bytes32(0));
+        (state,,,) = nft.tokenState(12345);
+        assertEq(state, nft.STATE_NONE());
+    }
+
+    function test_TokenURIDelivered() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, EMPTY_SHA256);
+        assertEq(nft.tokenURI(id), string.concat("ipfs://", EMPTY_CID));
+    }
+
+    function test_CidV1MatchesKubo() public view {
+        assertEq(nft.cidV1(EMPTY_SHA256), EMPTY_CID);
+        // sha256("hello world\n"): a second, independently computed raw-leaf CIDv1.
+        assertEq(
+            nft.cidV1(0xa948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447),
+            "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
+        );
+    }
+
+    function testFuzz_CidV1Shape(bytes32 digest) public view {
+        bytes memory cid = bytes(nft.cidV1(digest));
+        assertEq(cid.length, 59);
+        assertEq(string(abi.encodePacked(cid[0], cid[1], cid[2], cid[3], cid[4], cid[5], cid[6])), "bafkrei");
+        for (uint256 i = 1; i < cid.length; ++i) {
+            bytes1 c = cid[i];
+            assertTrue((c >= "a" && c <= "z") || (c >= "2" && c <= "7"), "base32 lower alphabet");
+        }
+    }
+
+    function test_TokenURIPending() public {
+        uint256 id = _mint(alice);
+        string memory json =
+            '{"name":"GenIm #1","description":"Image pending: an image provider has not delivered it yet.","attributes":[{"trait_type":"state","value":"pending"}]}';
+        assertEq(nft.tokenURI(id), string.concat("data:application/json;base64,", Base64.encode(bytes(json))));
+    }
+
+    function test_RevertWhen_TokenURIUnminted() public {
+        vm.expectRevert(ERC721.TokenDoesNotExist.selector);
+        nft.tokenURI(1);
+    }
+
+    function test_SupportsInterface() public view {
+        assertEq(nft.supportsInterface(0x01ffc9a7), true, "ERC-165");
+        assertEq(nft.supportsInterface(0x80ac58cd), true, "ERC-721");
+        assertEq(nft.supportsInterface(0x5b5e139f), true, "ERC-721 metadata");
+        assertEq(nft.supportsInterface(0x49064906), true, "ERC-4906");
+        assertEq(nft.supportsInterface(0xffffffff), false);
+    }
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.33;
+
+import {ERC20} from "solady/tokens/ERC20.sol";
+import {GenImNFT} from "../../GenImNFT.sol";
+
+/// @dev A provider, token owner or recipient that is a contract and can refuse ETH.
+contract Receiver {
+    bool public accepting;
+    GenImNFT public nft;
+
+    constructor(GenImNFT nft_, bool accepting_) {
+        nft = nft_;
+        accepting = accepting_;
+    }
+
+    function setAccepting(bool value) external {
+        accepting = value;
+    }
+
+    receive() external payable {
+        require(accepting, "Receiver: refusing ETH");
+    }
+
+    function mint(string calldata prompt) external payable returns (uint256) {
+        return nft.mint{value: msg.value}(prompt);
+    }
+
+    function deliver(uint256 tokenId, bytes32 digest) external {
+        nft.deliver(tokenId, digest);
+    }
+
+    function deliverBatch(uint256[] calldata ids, bytes32[] calldata digests) external {
+        nft.deliverBatch(ids, digests);
+    }
+
+    function refund(uint256 tokenId) external {
+        nft.refund(tokenId);
+    }
+
+    function withdraw() external {
+        nft.withdraw();
+    }
+}
+
+/// @dev A provider that tries to deliver a second time from inside its payout.
+contract ReentrantProvider {
+    GenImNFT public immutable nft;
+    uint256 public reentryTokenId;
+    bool public reentrySucceeded;
+
+    constructor(GenImNFT nft_) {
+        nft = nft_;
+    }
+
+    function deliver(uint256 tokenId, bytes32 digest) external {
+        reentryTokenId = tokenId;
+        nft.deliver(tokenId, digest);
+    }
+
+    receive() external payable {
+        // Delivering the same token again must fail; the outer payout then becomes a credit.
+        try nft.deliver(reentryTokenId, keccak256("again")) {
+            reentrySucceeded = true;
+        } catch {
+            revert("reentry rejected");
+        }
+    }
+}
+
+/// @dev A plain ERC-20 for the splitter tests.
+contract MockToken is ERC20 {
+    function name() public pure override returns (string memory) {
+        return "Mock USD";
+    }
+
+    function symbol() public pure override returns (string memory) {
+        return "mUSD";
+    }
+
+    function decimals() public pure override returns (uint8) {
+        return 6;
+    }
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# genim's whole test suite, from a fresh clone: installs the pinned toolchain (npm ci; a Python
+# venv for Slither), then checks the contracts (format, lint, unit + fuzz + invariant tests,
+# coverage gate, Slither, gas targets) and the Rust crate (format, clippy, bindings up to date,
+# tests against a spawned anvil and a local IPFS node).
+#
+# Usage: script/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "toolchain: npm ci (forge, anvil, cast, solc, solady; pinned in package-lock.json)"
+npm ci --no-audit --no-fund --loglevel=error
+export PATH="$root/node_modules/.bin:$PATH"
+
+step "contracts: format and lint (high and medium findings fail)"
+forge fmt --check
+forge lint -D warnings --severity high --severity med
+
+step "contracts: unit, fuzz (256 runs) and invariant (256 runs x depth 100) tests"
+forge test
+
+step "contracts: coverage gate (>= 95% lines, >= 90% branches)"
+forge coverage --report lcov --report-file target/lcov.info \
+  --no-match-path 'contracts/test/*.invariant.t.sol' >/dev/null
+script/check-coverage.sh target/lcov.info
+
+step "contracts: Slither (no high or medium finding; see slither.config.json)"
+if [ ! -x .venv/bin/slither ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r script/requirements-slither.txt
+fi
+FOUNDRY_OUT=target/slither/out FOUNDRY_CACHE_PATH=target/slither/cache .venv/bin/slither .
+
+step "contracts: gas targets (script/gas-bench.sh)"
+script/gas-bench.sh
