@@ -1,0 +1,188 @@
+//! `genim deploy`: deploy GenImNFT (optionally with a fee Splitter), authorize providers, and
+//! record it in `deployments/<chain-id>.json`.
+
+use crate::{
+    chain::{self, DeployParams, Deployment, FeeRecipient},
+    opts::{RpcOpts, WalletOpts, parse_address},
+    units::{format_duration, format_eth, parse_amount},
+};
+use alloy::primitives::B256;
+use std::path::PathBuf;
+
+/// Arguments of `genim deploy`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  # Local anvil, first dev account as deployer and provider:
+  export GENIM_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+  genim deploy --price 0.00003ether --provider 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+
+  # Fees split 85/15 through a Splitter clone, 1 hour delivery window, JSON out:
+  genim deploy --price 30000gwei --provider 0x7099...79C8 \\
+      --split 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266:85,0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC:15 \\
+      --delivery-window 3600 --json
+
+  # Base Sepolia with a keystore (password from GENIM_KEYSTORE_PASSWORD or a prompt):
+  genim deploy --chain base-sepolia --keystore ~/.foundry/keystores/deployer \\
+      --price 0.0001ether --provider 0x...")]
+pub struct DeployArgs {
+    /// Price of one mint: 0.00003ether, 30000gwei or plain wei.
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: String,
+
+    /// Image provider to authorize; repeat for several.
+    #[arg(long = "provider", value_name = "ADDRESS", required = true)]
+    pub providers: Vec<String>,
+
+    /// Fee kept from each delivered escrow, in basis points (500 = 5%).
+    #[arg(long, value_name = "BPS", default_value_t = 500)]
+    pub fee_bps: u16,
+
+    /// Where fees go [default: the deployer]
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "split")]
+    pub fee_recipient: Option<String>,
+
+    /// Send fees to a new Splitter clone shared as ADDRESS:SHARE,... (e.g. 0xA..:85,0xB..:15).
+    #[arg(long, value_name = "ADDRESS:SHARE,...")]
+    pub split: Option<String>,
+
+    /// SplitterFactory to create the --split clone with [default: the recorded one, else a
+    /// new one]
+    #[arg(long, value_name = "ADDRESS", requires = "split")]
+    pub splitter_factory: Option<String>,
+
+    /// Seconds a provider has to deliver before the minter may refund (1 to 31536000).
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    pub delivery_window: u64,
+
+    /// Contract owner, who manages providers and the price [default: the deployer]
+    #[arg(long, value_name = "ADDRESS")]
+    pub owner: Option<String>,
+
+    /// Folder for the deployment record [default: deployments]
+    #[arg(long, env = "GENIM_DEPLOYMENTS", value_name = "DIR")]
+    pub deployments: Option<PathBuf>,
+
+    /// Print the result as JSON: {"chainId","nft","splitter","tx"}.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub rpc: RpcOpts,
+
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+}
+
+impl DeployArgs {
+    /// Deploys, records and prints the addresses.
+    pub async fn run(self) -> eyre::Result<()> {
+        // Everything the user typed is checked before touching the network.
+        let price = parse_amount(&self.price)?;
+        let providers = self
+            .providers
+            .iter()
+            .map(|text| parse_address(text))
+            .collect::<eyre::Result<Vec<_>>>()?;
+        let owner = self.owner.as_deref().map(parse_address).transpose()?;
+        let split = self.split.as_deref().map(chain::parse_split).transpose()?;
+        let fee_recipient = self
+            .fee_recipient
+            .as_deref()
+            .map(parse_address)
+            .transpose()?;
+        let explicit_factory = self
+            .splitter_factory
+            .as_deref()
+            .map(parse_address)
+            .transpose()?;
+
+        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
+        let deployer = conn.signer()?;
+        let dir = self
+            .deployments
+            .clone()
+            .unwrap_or_else(|| conn.config.deployments_dir());
+        let previous = Deployment::load(&dir, conn.chain_id)?;
+
+        let fee_recipient = match (split, fee_recipient) {
+            (Some(shares), _) => {
+                // A recorded factory is reused when it is still there (a restarted anvil loses it).
+                let recorded = previous.as_ref().and_then(|record| record.splitter_factory);
+                let factory = match (explicit_factory, recorded) {
+                    (Some(factory), _) => Some(factory),
+                    (None, Some(factory)) if conn.ensure_contract(factory).await.is_ok() => {
+                        Some(factory)
+                    }
+                    _ => None,
+                };
+                // Salt zero: the clone's address follows from the split alone, so the same split
+                // is found again instead of created twice (a split never changes).
+                Some(FeeRecipient::Split {
+                    shares,
+                    salt: B256::ZERO,
+                    factory,
+                })
+            }
+            (None, Some(address)) => Some(FeeRecipient::Address(address)),
+            (None, None) => None,
+        };
+        let params = DeployParams {
+            owner,
+            price,
+            fee_bps: self.fee_bps,
+            fee_recipient,
+            delivery_window: self.delivery_window,
+            providers,
+        };
+        eprintln!(
+            "deploying GenImNFT on chain {} from {deployer}: price {}, fee {} bps, delivery window {}",
+            conn.chain_id,
+            format_eth(price),
+            self.fee_bps,
+            format_duration(self.delivery_window)
+        );
+        let record = chain::deploy(&conn, &params).await?;
+        if let Some(previous) = previous.filter(|previous| previous.nft != record.nft) {
+            eprintln!(
+                "replacing the record of the earlier GenImNFT {}",
+                previous.nft
+            );
+        }
+        let path = record.save(&dir)?;
+
+        if self.json {
+            let out = serde_json::json!({
+                "chainId": record.chain_id,
+                "nft": record.nft,
+                "splitter": record.splitter,
+                "tx": record.tx.nft,
+            });
+            println!("{out}");
+            return Ok(());
+        }
+        println!("GenImNFT         {}", record.nft);
+        if let (Some(splitter), Some(factory)) = (record.splitter, record.splitter_factory) {
+            let shares = record.split.iter().flatten();
+            let shares: Vec<String> = shares
+                .map(|share| format!("{} {}", share.account, share.share))
+                .collect();
+            println!(
+                "Splitter         {splitter} (fee recipient: {})",
+                shares.join(", ")
+            );
+            println!("SplitterFactory  {factory}");
+        } else {
+            println!("fee recipient    {}", record.constructor_args.fee_recipient);
+        }
+        for provider in &record.providers {
+            println!("provider         {provider}");
+        }
+        println!("transaction      {}", record.tx.nft);
+        println!(
+            "block            {} on chain {}",
+            record.block, record.chain_id
+        );
+        println!("record           {}", path.display());
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! `genim mint`: pay the price, mint a token for a prompt, and optionally follow it until a
+//! provider delivers its image.
+
+use crate::{
+    chain::{self, FollowOptions, FollowOutcome, TokenStatus},
+    opts::{ContractOpts, RpcOpts, WalletOpts},
+    units::{format_eth, format_utc, json_id, parse_amount},
+};
+use eyre::WrapErr;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::{io::IsTerminal, time::Duration};
+
+/// Arguments of `genim mint`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  export GENIM_PRIVATE_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+  genim mint --prompt 'a lighthouse at dusk, oil painting'
+  genim mint --nft 0x5FbDB2315678afecb367f032d93F642f64180aa3 --prompt 'a red fox' --json
+
+  # Follow it until delivered and fetch the metadata from a local IPFS gateway:
+  genim mint --prompt 'a red fox' --wait --ipfs-gateway http://127.0.0.1:8080
+
+  # Refuse to pay more than agreed if the owner changed the price meanwhile:
+  genim mint --prompt 'a red fox' --value 0.00003ether")]
+pub struct MintArgs {
+    /// What to draw: 1 to 1000 bytes of text.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+
+    /// Pay exactly this instead of the current price; the contract accepts only the exact
+    /// price, so this fails rather than pay a price changed after you looked.
+    #[arg(long, value_name = "AMOUNT")]
+    pub value: Option<String>,
+
+    /// Follow the token until it is delivered, then print its URI and metadata.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: give up after this many seconds [default: at the refund deadline]
+    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    pub wait_timeout: Option<u64>,
+
+    /// With --wait: seconds between polls of the token's state.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2, requires = "wait")]
+    pub poll_interval: u64,
+
+    /// Where to fetch delivered metadata: an IPFS gateway (http://127.0.0.1:8080), a Kubo RPC
+    /// API (http://127.0.0.1:5001/api/v0) or a local store folder (dir:PATH).
+    #[arg(long, env = "GENIM_IPFS_GATEWAY", value_name = "URL|dir:PATH")]
+    pub ipfs_gateway: Option<String>,
+
+    /// Print the result as JSON: {"tokenId","tx","paid"} (with --wait also "state",
+    /// "tokenUri" and "metadata").
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub contract: ContractOpts,
+
+    #[command(flatten)]
+    pub rpc: RpcOpts,
+
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+}
+
+impl MintArgs {
+    /// Mints, prints the token id, and with `--wait` follows it.
+    pub async fn run(self) -> eyre::Result<()> {
+        let value = self.value.as_deref().map(parse_amount).transpose()?;
+        self.contract.validate()?;
+        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
+        conn.signer()?;
+        let nft = chain::resolve_nft(&conn, &self.contract).await?;
+        let minted = chain::mint(&conn, nft, &self.prompt, value).await?;
+        let mut out = serde_json::json!({
+            "tokenId": json_id(minted.token_id),
+            "tx": minted.tx,
+            "paid": minted.paid.to_string(),
+        });
+        if !self.json {
+            println!(
+                "minted token {} for {} (tx {})",
+                minted.token_id,
+                format_eth(minted.paid),
+                minted.tx
+            );
+        }
+        if !self.wait {
+            if self.json {
+                println!("{out}");
+            }
+            return Ok(());
+        }
+
+        let options = FollowOptions {
+            poll_interval: Duration::from_secs(self.poll_interval.max(1)),
+            timeout: self.wait_timeout.map(Duration::from_secs),
+            stop_at_deadline: true,
+        };
+        let spinner = Spinner::start(minted.token_id.to_string());
+        let outcome = chain::follow_token(&conn, nft, minted.token_id, &options, |status| {
+            spinner.update(status)
+        })
+        .await;
+        spinner.finish();
+        let (status, delivered) = match outcome? {
+            FollowOutcome::Delivered(status) => (status, true),
+            FollowOutcome::Refunded(status) => {
+                eyre::bail!("token {} was refunded before delivery", status.token_id)
+            }
+            FollowOutcome::DeadlinePassed(status) => {
+                eyre::bail!(
+                    "token {} was not delivered by its deadline ({}); refund it with `genim refund {}`",
+                    status.token_id,
+                    format_utc(status.deadline),
+                    status.token_id
+                )
+            }
+            FollowOutcome::TimedOut(status) => (status, false),
+        };
+        let uri = status.token_uri.clone().unwrap_or_default();
+        if !delivered {
+            if self.json {
+                out["state"] = "pending".into();
+                out["tokenUri"] = serde_json::Value::Null;
+                out["metadata"] = serde_json::Value::Null;
+                println!("{out}");
+            } else {
+                println!(
+                    "token {} is still pending; check later with `genim status {}`",
+                    status.token_id, status.token_id
+                );
+            }
+            return Ok(());
+        }
+
+        let source = self
+            .ipfs_gateway
+            .clone()
+            .or_else(|| conn.config.ipfs_gateway.clone());
+        let metadata = match &source {
+            Some(source) => match fetch_verified(source, &status).await {
+                Ok(metadata) => Some(metadata),
+                Err(err) => {
+                    eprintln!("metadata not fetched: {}", crate::logging::one_line(&err));
+                    None
+                }
+            },
+            None => {
+                eprintln!(
+                    "metadata not fetched: no IPFS gateway configured (--ipfs-gateway URL or dir:PATH)"
+                );
+                None
+            }
+        };
+        if self.json {
+            out["state"] = "delivered".into();
+            out["tokenUri"] = uri.into();
+            out["metadata"] = metadata.unwrap_or(serde_json::Value::Null);
+            println!("{out}");
+            return Ok(());
+        }
+        println!("delivered: {uri}");
+        if let Some(metadata) = metadata {
+            for key in ["name", "description", "image"] {
+                if let Some(value) = metadata.get(key).and_then(|value| value.as_str()) {
+                    println!("{key:<12} {value}");
+                }
+            }
+            if let (Some(image), Some(source)) = (
+                metadata.get("image").and_then(|v| v.as_str()),
+                source.as_deref(),
+            ) && let Some(url) = gateway_url(source, image)
+            {
+                println!("{:<12} {url}", "image url");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stderr spinner shown while following a token (only on a terminal).
+struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    fn start(token: String) -> Self {
+        if !std::io::stderr().is_terminal() {
+            eprintln!("waiting for token {token} to be delivered...");
+            return Self(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} token {prefix}: {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(token);
+        bar.set_message("waiting for a provider");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self(Some(bar))
+    }
+
+    fn update(&self, status: &TokenStatus) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!(
+                "{}, refundable after {}",
+                status.state,
+                format_utc(status.deadline)
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Fetches a delivered token's metadata and checks it against the on-chain digest.
+async fn fetch_verified(source: &str, status: &TokenStatus) -> eyre::Result<serde_json::Value> {
+    let uri = status.token_uri.as_deref().unwrap_or_default();
+    let cid = uri
+        .strip_prefix("ipfs://")
+        .ok_or_else(|| eyre::eyre!("'{uri}' is not ipfs://"))?;
+    let bytes = fetch_metadata(source, cid).await?;
+    if crate::cid::sha256(&bytes) != status.digest.0 {
+        eyre::bail!(
+            "the metadata from {source} does not match the on-chain digest {}",
+            status.digest
+        );
+    }
+    serde_json::from_slice(&bytes).wrap_err("the metadata is not JSON")
+}
+
+/// Reads `cid` from an IPFS gateway (`GET <url>/ipfs/<cid>`), a Kubo RPC API
+/// (`POST <url>/cat?arg=<cid>` when the URL ends in `/api/v0`) or a local folder
+/// (`dir:PATH` reads `PATH/<cid>`). Ten seconds at most.
+pub async fn fetch_metadata(source: &str, cid: &str) -> eyre::Result<Vec<u8>> {
+    if let Some(dir) = source.strip_prefix("dir:") {
+        let path = std::path::Path::new(dir).join(cid);
+        return tokio::fs::read(&path)
+            .await
+            .wrap_err_with(|| format!("cannot read {}", path.display()));
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let base = source.trim_end_matches('/');
+    let request = if base.ends_with("/api/v0") {
+        client.post(format!("{base}/cat?arg={cid}"))
+    } else {
+        client.get(format!("{base}/ipfs/{cid}"))
+    };
+    let shown = chain::redact_url_str(base);
+    let response = request.send().await.map_err(|err| {
+        let reason = if err.is_timeout() {
+            "timed out".to_owned()
+        } else if err.is_connect() {
+            "connection failed".to_owned()
+        } else {
+            "request failed".to_owned()
+        };
+        eyre::eyre!("cannot reach the IPFS source at {shown}: {reason}")
+    })?;
+    let status = response.status();
+    eyre::ensure!(
+        status.is_success(),
+        "the IPFS source at {shown} answered HTTP {status} for {cid}"
+    );
+    Ok(response
+        .bytes()
+        .await
+        .wrap_err_with(|| format!("reading {cid} from {shown}"))?
+        .to_vec())
+}
+
+/// `ipfs://CID/path` as an HTTP gateway URL, when `source` is a gateway.
+fn gateway_url(source: &str, uri: &str) -> Option<String> {
+    let path = uri.strip_prefix("ipfs://")?;
+    let base = source.trim_end_matches('/');
+    (base.starts_with("http") && !base.ends_with("/api/v0")).then(|| format!("{base}/ipfs/{path}"))
+}

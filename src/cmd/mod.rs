@@ -1,0 +1,91 @@
+//! Subcommands: one file each (a folder for a group), each with its `Args` and `run`.
+
+use clap::{Parser, Subcommand};
+
+pub mod bind;
+pub mod build;
+pub mod demo;
+pub mod deploy;
+pub mod fees;
+pub mod mint;
+pub mod price;
+pub mod provide;
+pub mod provider;
+pub mod refund;
+pub mod split;
+pub mod status;
+pub mod withdraw;
+
+/// genim: paid AI image generation on Ethereum L2s.
+///
+/// Compile and deploy the GenImNFT escrow contract, mint images with a prompt, follow them until
+/// delivered, refund undelivered ones, and run an image provider that gets paid per delivery.
+#[derive(Debug, Parser)]
+#[command(name = "genim", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile contracts/ with foundry-compilers (cached).
+    Build(build::BuildArgs),
+    /// Generate typed alloy bindings from a foundry project's artifacts.
+    Bind(bind::BindArgs),
+    /// Deploy GenImNFT (and optionally a fee Splitter), authorize providers, record it.
+    Deploy(deploy::DeployArgs),
+    /// Pay the price and mint an image token for a prompt.
+    Mint(mint::MintArgs),
+    /// Show a token's state: pending, delivered or refunded.
+    Status(status::StatusArgs),
+    /// Burn your undelivered token after its deadline and get its escrow back.
+    Refund(refund::RefundArgs),
+    /// Withdraw payouts credited to you after a failed push.
+    Withdraw(withdraw::WithdrawArgs),
+    /// Send accrued fees to the fee recipient.
+    Fees(fees::FeesArgs),
+    /// Authorize or remove image providers (owner).
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Change the mint price (owner).
+    #[command(subcommand)]
+    Price(price::PriceCommand),
+    /// Create, inspect and release revenue splitters.
+    #[command(subcommand)]
+    Split(split::SplitCommand),
+    /// Run the image provider: watch mints, generate, store on IPFS, deliver, get paid.
+    Provide(provide::ProvideArgs),
+    /// Run everything locally: anvil, deploy, mint sample prompts, provide, print a table.
+    Demo(demo::DemoArgs),
+}
+
+impl Cli {
+    /// The `-v` count, for the log filter.
+    pub fn verbosity(&self) -> u8 {
+        self.verbose
+    }
+
+    /// Runs the chosen subcommand.
+    pub async fn run(self) -> eyre::Result<()> {
+        match self.command {
+            Command::Build(args) => args.run().await,
+            Command::Bind(args) => args.run().await,
+            Command::Deploy(args) => args.run().await,
+            Command::Mint(args) => args.run().await,
+            Command::Status(args) => args.run().await,
+            Command::Refund(args) => args.run().await,
+            Command::Withdraw(args) => args.run().await,
+            Command::Fees(args) => args.run().await,
+            Command::Provider(cmd) => cmd.run().await,
+            Command::Price(cmd) => cmd.run().await,
+            Command::Split(cmd) => cmd.run().await,
+            Command::Provide(args) => args.run().await,
+            Command::Demo(args) => args.run().await,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: one binary, one module per area (reth's layout). Chain tests spawn
+//! their own anvil from node_modules/.bin (run `npm ci` first).
+
+mod common;
+
+mod bind;
+mod build;
+mod cli;
+mod lifecycle;
+mod provide;
+mod stores;
