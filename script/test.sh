@@ -35,3 +35,15 @@ FOUNDRY_OUT=target/slither/out FOUNDRY_CACHE_PATH=target/slither/cache .venv/bin
 
 step "contracts: gas targets (script/gas-bench.sh)"
 script/gas-bench.sh
+
+step "rust: format, clippy (-D warnings) and committed bindings up to date"
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo run --quiet --locked -- bind --check
+
+step "rust: tests (anvil spawned per test; a local IPFS node for the store tests)"
+ipfs_port=${GENIM_IPFS_PORT:-5091}
+GENIM_TEST_IPFS_API="$(script/ipfs-node.sh start "$ipfs_port")"
+export GENIM_TEST_IPFS_API
+trap 'script/ipfs-node.sh stop "$ipfs_port" >/dev/null 2>&1 || true' EXIT
+cargo test --locked

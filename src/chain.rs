@@ -14,20 +14,24 @@ use crate::{
     units::format_eth,
 };
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
+    network::{EthereumWallet, Network, TransactionBuilder},
     primitives::{Address, B256, Bytes, TxHash, U256},
-    providers::{DynProvider, PendingTransactionError, Provider, ProviderBuilder, WatchTxError},
+    providers::{
+        DynProvider, PendingTransactionError, Provider, ProviderBuilder, WatchTxError,
+        fillers::{CachedNonceManager, NonceManager},
+    },
     rpc::{
         client::RpcClient,
         types::{BlockNumberOrTag, TransactionReceipt, TransactionRequest},
     },
     signers::local::PrivateKeySigner,
-    transports::{RpcError, TransportErrorKind, http::reqwest},
+    transports::{RpcError, TransportErrorKind, TransportResult, http::reqwest},
 };
 use serde::{Deserialize, Serialize};
 use std::{
     fmt,
     path::{Path, PathBuf},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 use tracing::{debug, info, warn};
@@ -152,6 +156,44 @@ pub struct Connection {
     pub config: Config,
     /// How long [`Connection::send`] waits for a receipt.
     pub tx_timeout: Duration,
+    /// The provider's nonce cache, reset when a send fails (see [`ResettableNonceManager`]).
+    pub nonces: ResettableNonceManager,
+}
+
+/// alloy's [`CachedNonceManager`] (one `eth_getTransactionCount` per account, then counting
+/// up, so concurrent sends get distinct nonces), plus [`Self::reset`].
+///
+/// alloy fills the nonce while it estimates gas, so a transaction that reverts at estimation
+/// (or fails to send) has already consumed a cached nonce; every later transaction would then
+/// wait forever behind the gap. [`Connection::send`] resets the cache on such failures: the
+/// next send asks the node again, which fills the gap.
+#[derive(Clone, Debug, Default)]
+pub struct ResettableNonceManager(Arc<Mutex<CachedNonceManager>>);
+
+impl ResettableNonceManager {
+    /// Forgets the cached nonces; the next send fetches the pending count again.
+    pub fn reset(&self) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = CachedNonceManager::default();
+    }
+}
+
+#[async_trait::async_trait]
+impl NonceManager for ResettableNonceManager {
+    async fn get_next_nonce<P, N>(&self, provider: &P, address: Address) -> TransportResult<u64>
+    where
+        P: Provider<N>,
+        N: Network,
+    {
+        let cache = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        cache.get_next_nonce(provider, address).await
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -218,12 +260,19 @@ impl Connection {
         };
         let client = client.with_poll_interval(poll);
         let address = signer.as_ref().map(|signer| signer.address());
+        let nonces = ResettableNonceManager::default();
+        // The recommended fillers (gas, nonce, chain id), with the nonce cache resettable.
+        let builder = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_nonce_management(nonces.clone())
+            .fetch_chain_id();
         let provider = match signer {
-            Some(signer) => ProviderBuilder::new()
+            Some(signer) => builder
                 .wallet(EthereumWallet::from(signer))
                 .connect_client(client)
                 .erased(),
-            None => ProviderBuilder::new().connect_client(client).erased(),
+            None => builder.connect_client(client).erased(),
         };
         let chain_id =
             tokio::time::timeout(CONNECT_TIMEOUT + REQUEST_TIMEOUT, provider.get_chain_id())
@@ -241,6 +290,7 @@ impl Connection {
             url,
             config,
             tx_timeout,
+            nonces,
         })
     }
 
@@ -294,7 +344,11 @@ impl Connection {
         let tx = tx.with_from(from);
         let pending = match self.provider.send_transaction(tx.clone()).await {
             Ok(pending) => pending,
-            Err(err) => return Err(self.explain_send_error(err, &tx).await),
+            Err(err) => {
+                // The failed attempt may have consumed a cached nonce: forget them.
+                self.nonces.reset();
+                return Err(self.explain_send_error(err, &tx).await);
+            }
         };
         let hash = *pending.tx_hash();
         debug!(tx = %hash, "sent, waiting for the receipt");
@@ -450,34 +504,40 @@ pub fn rpc_error(url: &reqwest::Url, err: RpcError<TransportErrorKind>) -> Chain
 
 /// The root cause of an HTTP transport failure in a few words, without the URL.
 fn transport_reason(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut timeout = false;
-    let mut last = err.to_string();
-    while let Some(current) = cause {
-        if let Some(req) = current.downcast_ref::<reqwest::Error>()
+    let causes: Vec<&(dyn std::error::Error + 'static)> =
+        std::iter::successors(Some(err), |cause| cause.source()).collect();
+    let text: Vec<String> = causes.iter().map(|cause| cause.to_string()).collect();
+    if text
+        .iter()
+        .any(|t| t.contains("dns error") || t.contains("failed to lookup"))
+    {
+        return "cannot resolve the host name".into();
+    }
+    for cause in &causes {
+        if let Some(req) = cause.downcast_ref::<reqwest::Error>()
             && req.is_timeout()
         {
-            timeout = true;
+            return if req.is_connect() {
+                format!("connection timed out after {} s", CONNECT_TIMEOUT.as_secs())
+            } else {
+                format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
+            };
         }
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+    }
+    for cause in &causes {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
             return match io.kind() {
                 K::ConnectionRefused => "connection refused".into(),
                 K::ConnectionReset => "connection reset".into(),
-                K::TimedOut => format!("timed out after {} s", CONNECT_TIMEOUT.as_secs()),
+                K::TimedOut => {
+                    format!("connection timed out after {} s", CONNECT_TIMEOUT.as_secs())
+                }
                 _ => io.to_string(),
             };
         }
-        last = current.to_string();
-        cause = current.source();
     }
-    if timeout {
-        return format!("no answer within {} s", REQUEST_TIMEOUT.as_secs());
-    }
-    if last.contains("dns error") || last.contains("failed to lookup") {
-        return "cannot resolve the host name".into();
-    }
-    last
+    text.last().cloned().unwrap_or_default()
 }
 
 /// The URL without credentials, path or query (which often hold API keys):

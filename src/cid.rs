@@ -337,7 +337,8 @@ pub(crate) mod tests {
 
     #[test]
     fn python_stream_matches() {
-        // python3 -c 'import random; r=random.Random(42); print(bytes(r.getrandbits(8) for _ in range(8)).hex())'
+        // python3 -c 'import random; r = random.Random(42)
+        //   print(bytes(r.getrandbits(8) for _ in range(8)).hex())'
         assert_eq!(hex(&PyRandom::new(42).bytes(8)), "a31c06bd463e3923");
     }
 

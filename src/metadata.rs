@@ -10,7 +10,8 @@
 //! {"name":"GenIm #7","description":"...","image":"ipfs://bafk...","attributes":[
 //!  {"trait_type":"Prompt","value":"..."},{"trait_type":"Model","value":"..."},
 //!  {"trait_type":"Generator","value":"local"},{"trait_type":"Size","value":"512x512"},
-//!  {"trait_type":"Created","value":"2026-11-05T12:00:00Z"},{"trait_type":"Chain ID","value":31337},
+//!  {"trait_type":"Created","value":"2026-11-05T12:00:00Z"},
+//!  {"trait_type":"Chain ID","value":31337},
 //!  {"trait_type":"Contract","value":"0x..."}]}
 //! ```
 //! (one line, no spaces, no trailing newline).
@@ -43,9 +44,7 @@ pub struct TokenMetadata {
 /// Errors of [`TokenMetadata::check`].
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
-    #[error(
-        "metadata of token {token_id} is {bytes} bytes; the contract's raw CID covers at most {limit}"
-    )]
+    #[error("metadata of token {token_id} is {bytes} bytes; a raw CID covers at most {limit}")]
     TooLarge {
         token_id: u64,
         bytes: usize,
@@ -132,7 +131,8 @@ impl TokenMetadata {
     }
 
     /// The token URI the contract will show: `ipfs://` + the raw CID of the digest, equal to the
-    /// CID any store gives the JSON bytes (while they fit in one chunk, see [`check`](Self::check)).
+    /// CID any store gives the JSON bytes (while they fit in one chunk, see
+    /// [`check`](Self::check)).
     pub fn token_uri(&self) -> String {
         format!("ipfs://{}", cid::raw_cid_from_digest(&self.digest()))
     }

@@ -78,13 +78,18 @@ pub fn format_utc(unix: u64) -> String {
     )
 }
 
-/// Formats seconds as a short duration: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
+/// Formats seconds as a short duration: `45s`, `12m 5s`, `3h 20m`, `1d`, `2d 4h`.
 pub fn format_duration(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
-        3600..86_400 => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
-        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600),
+    let (big, big_unit, small, small_unit) = match secs {
+        0..60 => return format!("{secs}s"),
+        60..3600 => (secs / 60, "m", secs % 60, "s"),
+        3600..86_400 => (secs / 3600, "h", secs % 3600 / 60, "m"),
+        _ => (secs / 86_400, "d", secs % 86_400 / 3600, "h"),
+    };
+    if small == 0 {
+        format!("{big}{big_unit}")
+    } else {
+        format!("{big}{big_unit} {small}{small_unit}")
     }
 }
 
@@ -189,5 +194,6 @@ mod tests {
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_duration(59), "59s");
         assert_eq!(format_duration(3725), "1h 2m");
+        assert_eq!(format_duration(86_400), "1d");
     }
 }

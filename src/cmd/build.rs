@@ -46,8 +46,9 @@ pub(crate) async fn compile(
         tokio::task::spawn_blocking(move || toolchain::build(&root, solc.as_deref())).await?;
     match result {
         Ok(report) => {
+            // Each reads like solc's: "src/A.sol:12:5: Warning: Unused local variable.".
             for warning in &report.warnings {
-                eprintln!("warning: {warning}");
+                eprintln!("{warning}");
             }
             eprintln!("{}", report.summary());
             Ok(report)
@@ -58,10 +59,7 @@ pub(crate) async fn compile(
             for diagnostic in &diagnostics {
                 let is_error = diagnostic.severity.is_error();
                 errors += usize::from(is_error);
-                eprintln!(
-                    "{}: {diagnostic}",
-                    if is_error { "error" } else { "warning" }
-                );
+                eprintln!("{}{diagnostic}", if is_error { "error: " } else { "" });
             }
             eyre::bail!(
                 "compilation failed with {errors} error{}",

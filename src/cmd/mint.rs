@@ -104,36 +104,40 @@ impl MintArgs {
         })
         .await;
         spinner.finish();
-        let (status, delivered) = match outcome? {
-            FollowOutcome::Delivered(status) => (status, true),
-            FollowOutcome::Refunded(status) => {
-                eyre::bail!("token {} was refunded before delivery", status.token_id)
-            }
-            FollowOutcome::DeadlinePassed(status) => {
-                eyre::bail!(
-                    "token {} was not delivered by its deadline ({}); refund it with `genim refund {}`",
-                    status.token_id,
-                    format_utc(status.deadline),
-                    status.token_id
-                )
-            }
-            FollowOutcome::TimedOut(status) => (status, false),
-        };
-        let uri = status.token_uri.clone().unwrap_or_default();
-        if !delivered {
+        let id = minted.token_id;
+        let not_delivered = |state: &str| {
+            // The token exists and was paid for: scripts still get its id on stdout.
             if self.json {
-                out["state"] = "pending".into();
+                let mut out = out.clone();
+                out["state"] = state.into();
                 out["tokenUri"] = serde_json::Value::Null;
                 out["metadata"] = serde_json::Value::Null;
                 println!("{out}");
-            } else {
-                println!(
-                    "token {} is still pending; check later with `genim status {}`",
-                    status.token_id, status.token_id
-                );
             }
-            return Ok(());
-        }
+        };
+        let status = match outcome? {
+            FollowOutcome::Delivered(status) => status,
+            FollowOutcome::Refunded(_) => {
+                not_delivered("refunded");
+                eyre::bail!("token {id} was refunded before delivery")
+            }
+            FollowOutcome::DeadlinePassed(status) => {
+                not_delivered("pending");
+                eyre::bail!(
+                    "token {id} was not delivered by its deadline ({}); refund it with \
+                     `genim refund {id}`",
+                    format_utc(status.deadline)
+                )
+            }
+            FollowOutcome::TimedOut(_) => {
+                not_delivered("pending");
+                eyre::bail!(
+                    "token {id} is still pending after {} s; check later with `genim status {id}`",
+                    self.wait_timeout.unwrap_or_default()
+                )
+            }
+        };
+        let uri = status.token_uri.clone().unwrap_or_default();
 
         let source = self
             .ipfs_gateway

@@ -59,7 +59,7 @@ pub enum Command {
     #[command(subcommand)]
     Split(split::SplitCommand),
     /// Run the image provider: watch mints, generate, store on IPFS, deliver, get paid.
-    Provide(provide::ProvideArgs),
+    Provide(Box<provide::ProvideArgs>),
     /// Run everything locally: anvil, deploy, mint sample prompts, provide, print a table.
     Demo(demo::DemoArgs),
 }

@@ -57,11 +57,11 @@ impl StatusArgs {
             println!("owner      {owner}");
         }
         println!("escrow     {}", format_eth(status.escrow));
-        let refundable = match status.state {
-            TokenState::Pending => "refundable after",
-            _ => "deadline",
+        let note = match status.state {
+            TokenState::Pending => " (refundable after it unless delivered)",
+            _ => "",
         };
-        println!("{refundable:<10} {}", format_utc(status.deadline));
+        println!("deadline   {}{note}", format_utc(status.deadline));
         if status.state == TokenState::Delivered {
             println!("digest     {}", status.digest);
         }

@@ -198,7 +198,8 @@ impl BflGenerator {
             let answer = match send(request, &shown, timeouts).await {
                 Ok((_, answer)) => answer,
                 Err(e) if e.is_retryable() => {
-                    tracing::debug!(task = %submitted.id, error = %e, "BFL poll failed; polling again");
+                    let task = &submitted.id;
+                    tracing::debug!(%task, error = %e, "BFL poll failed; polling again");
                     tokio::time::sleep(e.retry_after().unwrap_or(self.options.poll_interval)).await;
                     continue;
                 }
@@ -243,7 +244,8 @@ impl BflGenerator {
                 "Pending" => {}
                 other => {
                     if warned_status.as_deref() != Some(other) {
-                        tracing::warn!(task = %submitted.id, status = other, "unknown BFL status; polling on");
+                        let task = &submitted.id;
+                        tracing::warn!(%task, status = other, "unknown BFL status; polling on");
                         warned_status = Some(other.to_string());
                     }
                 }

@@ -6,8 +6,8 @@
 //! - `bfl` ([`BflGenerator`]): Black Forest Labs' FLUX API (submit, poll, download).
 //!
 //! Every answer is checked to be a decodable PNG, JPEG or WebP ([`inspect_image`]) before it is
-//! returned. Errors say whether a retry may help ([`GenerateError::is_retryable`]): the provider loop
-//! retries those with backoff and gives up on the others. API keys come from environment
+//! returned. Errors say whether a retry may help ([`GenerateError::is_retryable`]): the provider
+//! loop retries those with backoff and gives up on the others. API keys come from environment
 //! variables, are sent only to the API's own host and never appear in logs or errors.
 
 mod bfl;
@@ -250,7 +250,8 @@ impl Default for Timeouts {
 #[derive(Clone, Debug)]
 pub struct GeneratorConfig {
     pub kind: GeneratorKind,
-    /// API base URL; `None` for the kind's default (`https://api.openai.com`, `https://api.bfl.ai`).
+    /// API base URL; `None` for the kind's default (`https://api.openai.com`,
+    /// `https://api.bfl.ai`).
     pub base_url: Option<Url>,
     /// Model; `None` for the kind's default (`local-v1`, `gpt-image-1`, `flux-pro-1.1`).
     pub model: Option<String>,
@@ -639,8 +640,8 @@ fn http_client(timeouts: &Timeouts) -> Result<Client, GenerateError> {
         .map_err(|e| GenerateError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
-/// Sends `request`, turning failures into [`GenerateError`]s that name `shown` (a redacted URL), and
-/// reads the body (at most [`MAX_BODY`] bytes) of a successful answer.
+/// Sends `request`, turning failures into [`GenerateError`]s that name `shown` (a redacted URL),
+/// and reads the body (at most [`MAX_BODY`] bytes) of a successful answer.
 async fn send(
     request: reqwest::RequestBuilder,
     shown: &str,

@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | OpenAI | `https://api.openai.com` | `gpt-image-1`, `dall-e-3` |
 //! | DeepInfra | `https://api.deepinfra.com/v1/openai` | `black-forest-labs/FLUX-1-schnell` |
-//! | IONOS AI Model Hub | `https://openai.inference.de-txl.ionos.com` | `black-forest-labs/FLUX.1-schnell` |
+//! | IONOS AI Model Hub | `https://openai.inference.de-txl.ionos.com` | `black-forest-labs/...` |
 //!
 //! OpenAI's `gpt-image-*` models always answer in base64 and reject `response_format`, so it is
 //! left out for them.

@@ -567,7 +567,8 @@ async fn scan(
             Err(err) => return shared.fail_run(format!("cannot follow the chain: {err}")),
         };
         if head + 1 >= next {
-            let from = next.saturating_sub(opts.reorg_blocks).max(start);
+            // Also behind the checkpoint after a restart: a reorg may have happened meanwhile.
+            let from = next.saturating_sub(opts.reorg_blocks);
             let mut chunk_start = from;
             while chunk_start <= head {
                 let chunk_end = (chunk_start + opts.chunk_blocks - 1).min(head);

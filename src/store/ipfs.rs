@@ -345,7 +345,13 @@ mod tests {
     fn parses_kubo_and_js_ipfs_answers() {
         let kubo = br#"{"Name":"a.png","Hash":"bafkreiabc","Size":"12"}"#;
         let js = b"{\"Name\":\"a.png\",\"Hash\":\"bafkreiabc\",\"Size\":12,\"Mode\":\"0644\"}\n";
-        let progress = b"{\"Name\":\"a.png\",\"Bytes\":12}\n{\"Name\":\"a.png\",\"Hash\":\"bafkreiabc\",\"Size\":\"12\"}\n";
+        let progress = concat!(
+            r#"{"Name":"a.png","Bytes":12}"#,
+            "\n",
+            r#"{"Name":"a.png","Hash":"bafkreiabc","Size":"12"}"#,
+            "\n"
+        )
+        .as_bytes();
         for body in [&kubo[..], js, progress] {
             assert_eq!(parse_add_answer(body).unwrap(), "bafkreiabc");
         }

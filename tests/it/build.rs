@@ -224,6 +224,35 @@ fn compile_error_names_file_and_line() {
 }
 
 #[test]
+fn warnings_are_shown_but_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = copy_sample(dir.path(), "warning");
+    let source = root.join("src/Counter.sol");
+    let text = std::fs::read_to_string(&source).unwrap();
+    // An unused local variable in set(), on line 40, which solc reports at its declaration.
+    let warned = text.replacen(
+        "        count = value;",
+        "        uint256 unused = value;\n        count = value;",
+        1,
+    );
+    std::fs::write(&source, warned).unwrap();
+
+    let report = toolchain::build(&root, Some(&repo_solc())).expect("warnings do not fail");
+    assert!(!report.is_cache_hit());
+    let [warning] = report.warnings.as_slice() else {
+        panic!("{:?}", report.warnings)
+    };
+    assert_eq!(warning.kind, "Warning");
+    assert_eq!(warning.file.as_deref(), Some(Path::new("src/Counter.sol")));
+    assert_eq!(warning.line, Some(40));
+    let shown = warning.to_string();
+    assert!(
+        shown.starts_with("src/Counter.sol:40:9: Warning: Unused local variable"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn artifacts_are_byte_identical_on_any_checkout_path() {
     let sample = sample();
     let dir = tempfile::tempdir().unwrap();

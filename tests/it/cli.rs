@@ -7,9 +7,20 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_payment_is_a_sentence() {
     let chain = TestChain::start().await;
-    let nft = chain.deploy_nft(ether("0.00003"), &[chain.address(1)]).await.to_string();
+    let nft = chain
+        .deploy_nft(ether("0.00003"), &[chain.address(1)])
+        .await
+        .to_string();
     let key = chain.key(2);
-    let args = ["mint", "--nft", &nft, "--prompt", "a red fox", "--value", "0.00002ether"];
+    let args = [
+        "mint",
+        "--nft",
+        &nft,
+        "--prompt",
+        "a red fox",
+        "--value",
+        "0.00002ether",
+    ];
     let run = chain.genim(&args, &[("GENIM_PRIVATE_KEY", &key)]).await;
     run.fails_with("wrong payment: the price is 0.00003 ETH, you sent 0.00002 ETH");
     run.assert_hides(&key);
@@ -31,27 +42,59 @@ async fn malformed_keys_are_never_echoed() {
     ] {
         let args = ["mint", "--nft", &nft, "--prompt", "a red fox"];
         let run = chain.genim(&args, &[("GENIM_PRIVATE_KEY", key)]).await;
-        run.fails_with(&format!("invalid private key: {reason} (the value is not shown)"));
+        run.fails_with(&format!(
+            "invalid private key: {reason} (the value is not shown)"
+        ));
         run.assert_hides(&key[2..60]);
         // The same through the flag.
-        let args = ["mint", "--nft", &nft, "--prompt", "a red fox", "--private-key", key];
+        let args = [
+            "mint",
+            "--nft",
+            &nft,
+            "--prompt",
+            "a red fox",
+            "--private-key",
+            key,
+        ];
         let run = chain.genim(&args, &[]).await;
-        run.fails_with(&format!("invalid private key: {reason} (the value is not shown)"));
+        run.fails_with(&format!(
+            "invalid private key: {reason} (the value is not shown)"
+        ));
         run.assert_hides(&key[2..60]);
     }
 
     // Nor in the help text (clap shows env values unless told not to) or with -vvv logs.
-    let run = chain.genim(&["mint", "--help"], &[("GENIM_PRIVATE_KEY", &valid), ("GENIM_MNEMONIC", ANVIL_MNEMONIC)]).await.ok();
+    let run = chain
+        .genim(
+            &["mint", "--help"],
+            &[
+                ("GENIM_PRIVATE_KEY", &valid),
+                ("GENIM_MNEMONIC", ANVIL_MNEMONIC),
+            ],
+        )
+        .await
+        .ok();
     run.assert_hides(&valid);
     assert!(!run.stdout.contains(ANVIL_MNEMONIC));
     assert!(run.stdout.contains("Examples:"), "{}", run.stdout);
     let args = ["-vvv", "mint", "--nft", &nft, "--prompt", "a red fox"];
-    let run = chain.genim(&args, &[("GENIM_PRIVATE_KEY", &valid)]).await.ok();
+    let run = chain
+        .genim(&args, &[("GENIM_PRIVATE_KEY", &valid)])
+        .await
+        .ok();
     run.assert_hides(&valid);
 
     // A bad mnemonic is not echoed either (the BIP-39 error would name the bad word).
     let bad = "test test test test test test test test test test test zzzzqx";
-    let args = ["mint", "--nft", &nft, "--prompt", "a red fox", "--mnemonic", bad];
+    let args = [
+        "mint",
+        "--nft",
+        &nft,
+        "--prompt",
+        "a red fox",
+        "--mnemonic",
+        bad,
+    ];
     let run = chain.genim(&args, &[]).await;
     run.fails_with("invalid mnemonic: not a valid BIP-39 English phrase (the phrase is not shown)");
     assert!(!run.stderr.contains("zzzzqx"));
@@ -63,8 +106,20 @@ async fn wallets_from_mnemonic_and_keystore() {
     let nft = chain.deploy_nft(ether("0.00003"), &[]).await.to_string();
 
     // Mnemonic index 2 is anvil's third dev account.
-    let args = ["mint", "--nft", &nft, "--prompt", "fox", "--mnemonic-index", "2", "--json"];
-    let run = chain.genim(&args, &[("GENIM_MNEMONIC", ANVIL_MNEMONIC)]).await.ok();
+    let args = [
+        "mint",
+        "--nft",
+        &nft,
+        "--prompt",
+        "fox",
+        "--mnemonic-index",
+        "2",
+        "--json",
+    ];
+    let run = chain
+        .genim(&args, &[("GENIM_MNEMONIC", ANVIL_MNEMONIC)])
+        .await
+        .ok();
     assert_eq!(run.json()["tokenId"], 1);
     assert!(!run.stderr.contains("junk"));
 
@@ -73,19 +128,46 @@ async fn wallets_from_mnemonic_and_keystore() {
     let status = tokio::process::Command::new(cast_path())
         .args(["wallet", "import", "owner", "--keystore-dir"])
         .arg(keystores.path())
-        .args(["--private-key", &chain.key(0), "--unsafe-password", "hunter2"])
+        .args([
+            "--private-key",
+            &chain.key(0),
+            "--unsafe-password",
+            "hunter2",
+        ])
         .output()
         .await
         .expect("cast runs");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let keystore = keystores.path().join("owner");
     let keystore_text = keystore.to_str().unwrap();
     let provider = chain.address(1).to_string();
-    let args = ["provider", "add", &provider, "--nft", &nft, "--keystore", keystore_text];
-    let run = chain.genim(&args, &[("GENIM_KEYSTORE_PASSWORD", "nope")]).await;
-    run.fails_with(&format!("cannot open keystore {keystore_text}: wrong password"));
-    let run = chain.genim(&args, &[("GENIM_KEYSTORE_PASSWORD", "hunter2")]).await.ok();
-    assert!(run.stdout.starts_with(&format!("authorized provider {}", chain.address(1))));
+    let args = [
+        "provider",
+        "add",
+        &provider,
+        "--nft",
+        &nft,
+        "--keystore",
+        keystore_text,
+    ];
+    let run = chain
+        .genim(&args, &[("GENIM_KEYSTORE_PASSWORD", "nope")])
+        .await;
+    run.fails_with(&format!(
+        "cannot open keystore {keystore_text}: wrong password"
+    ));
+    let run = chain
+        .genim(&args, &[("GENIM_KEYSTORE_PASSWORD", "hunter2")])
+        .await
+        .ok();
+    assert!(
+        run.stdout
+            .starts_with(&format!("authorized provider {}", chain.address(1)))
+    );
     run.assert_hides("hunter2");
 
     // Without a terminal and without the variable there is no way to ask: say so.
@@ -95,8 +177,13 @@ async fn wallets_from_mnemonic_and_keystore() {
     ));
 
     // Only the owner may authorize.
-    let run = chain.genim(&args[..5], &[("GENIM_PRIVATE_KEY", &chain.key(4))]).await;
-    run.fails_with(&format!("not the contract owner: {} does not own this GenImNFT", chain.address(4)));
+    let run = chain
+        .genim(&args[..5], &[("GENIM_PRIVATE_KEY", &chain.key(4))])
+        .await;
+    run.fails_with(&format!(
+        "not the contract owner: {} does not own this GenImNFT",
+        chain.address(4)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,17 +191,42 @@ async fn bad_input_is_rejected_before_the_network() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on port 1, so these errors must come before any connection attempt.
     let rpc = ("ETH_RPC_URL", "http://127.0.0.1:1".to_owned());
-    let run = genim_in(dir.path(), &["status", "--nft", "0x12", "1"], std::slice::from_ref(&rpc)).await;
+    let run = genim_in(
+        dir.path(),
+        &["status", "--nft", "0x12", "1"],
+        std::slice::from_ref(&rpc),
+    )
+    .await;
     run.fails_with("invalid address '0x12': expected 40 hex digits after 0x, got 2");
-    let run = genim_in(dir.path(), &["deploy", "--price", "0.00003ether", "--provider", "0x12"], std::slice::from_ref(&rpc)).await;
+    let run = genim_in(
+        dir.path(),
+        &["deploy", "--price", "0.00003ether", "--provider", "0x12"],
+        std::slice::from_ref(&rpc),
+    )
+    .await;
     run.fails_with("invalid address '0x12': expected 40 hex digits after 0x, got 2");
-    let run = genim_in(dir.path(), &["deploy", "--price", "3 apples", "--provider", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"], std::slice::from_ref(&rpc)).await;
+    let run = genim_in(
+        dir.path(),
+        &[
+            "deploy",
+            "--price",
+            "3 apples",
+            "--provider",
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        ],
+        std::slice::from_ref(&rpc),
+    )
+    .await;
     run.fails_with("invalid amount '3 apples': unknown unit 'apples' (use wei, gwei or ether)");
     let run = genim_in(dir.path(), &["status", "seven"], std::slice::from_ref(&rpc)).await;
     run.fails_with("invalid token id 'seven': expected a whole number");
 
     // A config file must not hold secrets, and the error does not repeat them.
-    std::fs::write(dir.path().join("genim.toml"), "private_key = \"0xfeedface\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("genim.toml"),
+        "private_key = \"0xfeedface\"\n",
+    )
+    .unwrap();
     let run = genim_in(dir.path(), &["status", "1"], &[rpc]).await;
     run.fails_with(
         "config file genim.toml: `private_key` is not allowed in a file; pass secrets through \
@@ -129,7 +241,17 @@ async fn bad_address_with_a_live_chain() {
     let chain = TestChain::start().await;
     let run = chain.genim(&["status", "--nft", "0x12", "1"], &[]).await;
     run.fails_with("invalid address '0x12': expected 40 hex digits after 0x, got 2");
-    let run = chain.genim(&["status", "--nft", "0x70997970C51812dc3A010C7d01b50e0d17dc79c8", "1"], &[]).await;
+    let run = chain
+        .genim(
+            &[
+                "status",
+                "--nft",
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79c8",
+                "1",
+            ],
+            &[],
+        )
+        .await;
     run.fails_with(
         "invalid address '0x70997970C51812dc3A010C7d01b50e0d17dc79c8': bad EIP-55 checksum \
          (mixed case that does not match)",
@@ -140,12 +262,40 @@ async fn bad_address_with_a_live_chain() {
 async fn unreachable_rpc_fails_fast() {
     let dir = tempfile::tempdir().unwrap();
     let nft = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
-    let run = genim_in(dir.path(), &["status", "--rpc-url", "http://127.0.0.1:1", "--nft", nft, "1"], &[]).await;
+    let run = genim_in(
+        dir.path(),
+        &[
+            "status",
+            "--rpc-url",
+            "http://127.0.0.1:1",
+            "--nft",
+            nft,
+            "1",
+        ],
+        &[],
+    )
+    .await;
     run.fails_with("cannot reach the RPC at http://127.0.0.1:1: connection refused");
-    assert!(run.elapsed < Duration::from_secs(5), "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
 
     // The path of an RPC URL often holds an API key: it is not printed.
-    let run = genim_in(dir.path(), &["status", "--rpc-url", "http://127.0.0.1:1/v2/sEcReTkEy", "--nft", nft, "1"], &[]).await;
+    let run = genim_in(
+        dir.path(),
+        &[
+            "status",
+            "--rpc-url",
+            "http://127.0.0.1:1/v2/sEcReTkEy",
+            "--nft",
+            nft,
+            "1",
+        ],
+        &[],
+    )
+    .await;
     run.fails_with("cannot reach the RPC at http://127.0.0.1:1/...: connection refused");
 }
 
@@ -156,7 +306,17 @@ async fn wrong_chain_is_refused() {
     let port = url.rsplit(':').next().unwrap().to_owned();
     let nft = chain.deploy_nft(ether("0.00003"), &[]).await.to_string();
     let key = chain.key(2);
-    let args = ["mint", "--chain", "base", "--rpc-url", &url, "--nft", &nft, "--prompt", "fox"];
+    let args = [
+        "mint",
+        "--chain",
+        "base",
+        "--rpc-url",
+        &url,
+        "--nft",
+        &nft,
+        "--prompt",
+        "fox",
+    ];
     let run = chain.genim(&args, &[("GENIM_PRIVATE_KEY", &key)]).await;
     run.fails_with(&format!(
         "wrong chain: the RPC at http://localhost:{port} is chain 31337, but --chain base is chain 8453"
@@ -169,8 +329,14 @@ async fn wrong_chain_is_refused() {
         "constructorArgs": {"owner": nft, "price": "1", "feeBps": 0, "feeRecipient": nft, "deliveryWindow": 1},
         "compiler": "solc 0.8.37", "genimVersion": "0.1.0",
     });
-    std::fs::write(chain.dir().join("deployments/31337.json"), record.to_string()).unwrap();
-    let run = chain.genim(&["mint", "--prompt", "fox"], &[("GENIM_PRIVATE_KEY", &key)]).await;
+    std::fs::write(
+        chain.dir().join("deployments/31337.json"),
+        record.to_string(),
+    )
+    .unwrap();
+    let run = chain
+        .genim(&["mint", "--prompt", "fox"], &[("GENIM_PRIVATE_KEY", &key)])
+        .await;
     run.fails_with("wrong chain: the RPC is chain 31337, but deployments/31337.json is a deployment on chain 10");
 }
 
@@ -178,7 +344,9 @@ async fn wrong_chain_is_refused() {
 async fn no_contract_at_the_address() {
     let chain = TestChain::start().await;
     let empty = Address::repeat_byte(0x42);
-    let run = chain.genim(&["status", "--nft", &empty.to_string(), "1"], &[]).await;
+    let run = chain
+        .genim(&["status", "--nft", &empty.to_string(), "1"], &[])
+        .await;
     run.fails_with(&format!("no contract at {empty} on chain 31337"));
 
     // And no --nft and no record: say how to get one.
@@ -210,5 +378,7 @@ async fn insufficient_funds_and_missing_wallet() {
     );
 
     let run = chain.genim(&["status", "--nft", &nft, "9"], &[]).await;
-    run.fails_with(&format!("token 9 does not exist on GenImNFT {nft} (never minted)"));
+    run.fails_with(&format!(
+        "token 9 does not exist on GenImNFT {nft} (never minted)"
+    ));
 }

@@ -13,7 +13,7 @@
 use alloy::{
     network::EthereumWallet,
     node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, B256, Bytes, U256},
+    primitives::{Address, B256, Bytes, TxHash, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
@@ -57,6 +57,15 @@ impl Default for NftConfig {
     }
 }
 
+/// A delivery made by [`TestChain::deliver`].
+#[derive(Debug, Clone, Copy)]
+pub struct Delivered {
+    /// The metadata digest delivered.
+    pub digest: B256,
+    /// Gas the provider paid for it.
+    pub gas_cost: U256,
+}
+
 /// A running anvil plus a scratch working directory for CLI runs. Dropping it stops anvil.
 pub struct TestChain {
     anvil: AnvilInstance,
@@ -79,7 +88,13 @@ pub struct Run {
 impl Run {
     /// Panics with both streams unless the run succeeded.
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, Some(0), "genim failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "genim failed:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -87,7 +102,12 @@ impl Run {
     /// nothing on stdout.
     pub fn fails_with(&self, message: &str) {
         assert_eq!(self.code, Some(1), "expected failure, got {self:?}");
-        assert_eq!(self.stderr, format!("error: {message}\n"), "stdout: {}", self.stdout);
+        assert_eq!(
+            self.stderr,
+            format!("error: {message}\n"),
+            "stdout: {}",
+            self.stdout
+        );
         assert_eq!(self.stdout, "");
     }
 
@@ -100,8 +120,16 @@ impl Run {
     /// Asserts that `secret` appears in neither stream.
     pub fn assert_hides(&self, secret: &str) {
         let secret = secret.trim_start_matches("0x");
-        assert!(!self.stdout.contains(secret), "secret on stdout: {}", self.stdout);
-        assert!(!self.stderr.contains(secret), "secret on stderr: {}", self.stderr);
+        assert!(
+            !self.stdout.contains(secret),
+            "secret on stdout: {}",
+            self.stdout
+        );
+        assert!(
+            !self.stderr.contains(secret),
+            "secret on stderr: {}",
+            self.stderr
+        );
     }
 }
 
@@ -109,9 +137,17 @@ impl TestChain {
     /// Spawns anvil from node_modules/.bin (run `npm ci` first) on a free port.
     pub async fn start() -> Self {
         let path = anvil_path();
-        assert!(path.exists(), "{} is missing: run `npm ci` in the repository", path.display());
+        assert!(
+            path.exists(),
+            "{} is missing: run `npm ci` in the repository",
+            path.display()
+        );
         let anvil = tokio::task::spawn_blocking(move || {
-            Anvil::new().path(path).timeout(20_000).try_spawn().expect("anvil starts")
+            Anvil::new()
+                .path(path)
+                .timeout(20_000)
+                .try_spawn()
+                .expect("anvil starts")
         })
         .await
         .expect("anvil spawn task");
@@ -155,7 +191,9 @@ impl TestChain {
 
     /// A provider without a wallet: anvil cheat RPCs and sends from impersonated accounts.
     pub fn root(&self) -> DynProvider {
-        ProviderBuilder::new().connect_http(self.anvil.endpoint_url()).erased()
+        ProviderBuilder::new()
+            .connect_http(self.anvil.endpoint_url())
+            .erased()
     }
 
     /// The scratch directory CLI runs start in (their `deployments/` lands here).
@@ -166,8 +204,12 @@ impl TestChain {
     /// Deploys GenImNFT from dev account 0 with `price`, 5% fee, one-day window, and
     /// authorizes `providers`.
     pub async fn deploy_nft(&self, price: U256, providers: &[Address]) -> Address {
-        self.deploy_nft_with(NftConfig { price, providers: providers.to_vec(), ..NftConfig::default() })
-            .await
+        self.deploy_nft_with(NftConfig {
+            price,
+            providers: providers.to_vec(),
+            ..NftConfig::default()
+        })
+        .await
     }
 
     /// Deploys GenImNFT through the bindings as `config` says.
@@ -219,8 +261,14 @@ impl TestChain {
     }
 
     /// Delivers `token_id` as dev account `i` (an authorized provider) with the sha-256 of
-    /// `metadata`; returns the digest.
-    pub async fn deliver(&self, nft: Address, i: usize, token_id: U256, metadata: &[u8]) -> B256 {
+    /// `metadata`.
+    pub async fn deliver(
+        &self,
+        nft: Address,
+        i: usize,
+        token_id: U256,
+        metadata: &[u8],
+    ) -> Delivered {
         let digest = B256::from(genim::cid::sha256(metadata));
         let receipt = GenImNFT::new(nft, self.provider(i))
             .deliver(token_id, digest)
@@ -231,15 +279,32 @@ impl TestChain {
             .await
             .expect("deliver mined");
         assert!(receipt.status(), "deliver reverted");
-        digest
+        let gas_cost = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+        Delivered { digest, gas_cost }
+    }
+
+    /// What transaction `tx` cost its sender in gas.
+    pub async fn gas_cost(&self, tx: TxHash) -> U256 {
+        let receipt = self
+            .root()
+            .get_transaction_receipt(tx)
+            .await
+            .expect("receipt")
+            .expect("mined");
+        U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price)
     }
 
     /// Moves chain time forward and mines a block.
     pub async fn increase_time(&self, seconds: u64) {
         let root = self.root();
-        let _: serde_json::Value =
-            root.raw_request("evm_increaseTime".into(), (seconds,)).await.expect("evm_increaseTime");
-        let _: serde_json::Value = root.raw_request("evm_mine".into(), ()).await.expect("evm_mine");
+        let _: serde_json::Value = root
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .expect("evm_increaseTime");
+        let _: serde_json::Value = root
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("evm_mine");
     }
 
     /// Replaces the code at `address` (`anvil_setCode`); empty code makes it an EOA again.

@@ -24,7 +24,11 @@ fn metadata(token: u64) -> Vec<u8> {
 }
 
 fn address_of(value: &serde_json::Value) -> Address {
-    value.as_str().expect("address string").parse().expect("address")
+    value
+        .as_str()
+        .expect("address string")
+        .parse()
+        .expect("address")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -35,7 +39,14 @@ async fn deploy_mint_deliver_status_fees() {
 
     let run = chain
         .genim(
-            &["deploy", "--price", "0.00003ether", "--provider", &provider.to_string(), "--json"],
+            &[
+                "deploy",
+                "--price",
+                "0.00003ether",
+                "--provider",
+                &provider.to_string(),
+                "--json",
+            ],
             &[("GENIM_PRIVATE_KEY", &owner_key)],
         )
         .await
@@ -56,8 +67,16 @@ async fn deploy_mint_deliver_status_fees() {
     assert_eq!(record["constructorArgs"]["price"], "30000000000000");
     assert_eq!(record["constructorArgs"]["feeBps"], 500);
     assert_eq!(record["constructorArgs"]["deliveryWindow"], 86400);
-    assert_eq!(address_of(&record["constructorArgs"]["feeRecipient"]), owner);
-    assert!(record["compiler"].as_str().unwrap().starts_with("solc 0.8."));
+    assert_eq!(
+        address_of(&record["constructorArgs"]["feeRecipient"]),
+        owner
+    );
+    assert!(
+        record["compiler"]
+            .as_str()
+            .unwrap()
+            .starts_with("solc 0.8.")
+    );
     assert!(record["block"].as_u64().unwrap() > 0);
     let contract = GenImNFT::new(nft, chain.root());
     assert!(contract.isProvider(provider).call().await.unwrap());
@@ -65,7 +84,10 @@ async fn deploy_mint_deliver_status_fees() {
     // Mint without --nft: the record of chain 31337 names it.
     let user_key = chain.key(2);
     let run = chain
-        .genim(&["mint", "--prompt", "a red fox", "--json"], &[("GENIM_PRIVATE_KEY", &user_key)])
+        .genim(
+            &["mint", "--prompt", "a red fox", "--json"],
+            &[("GENIM_PRIVATE_KEY", &user_key)],
+        )
         .await
         .ok();
     let out = run.json();
@@ -78,54 +100,85 @@ async fn deploy_mint_deliver_status_fees() {
     assert_eq!(status["state"], "pending");
     assert_eq!(address_of(&status["owner"]), user);
     assert_eq!(status["escrow"], "30000000000000");
-    assert!(status["tokenUri"].as_str().unwrap().starts_with("data:application/json;base64,"));
+    assert!(
+        status["tokenUri"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:application/json;base64,")
+    );
 
     // Deliver as the provider would; it is paid escrow minus the 5% fee.
     let before = chain.balance(provider).await;
-    let digest = chain.deliver(nft, 1, U256::from(1), &metadata(1)).await;
-    let after = chain.balance(provider).await;
-    assert!(after > before, "provider was paid");
+    let delivered = chain.deliver(nft, 1, U256::from(1), &metadata(1)).await;
+    let digest = delivered.digest;
+    let payout = ether("0.0000285");
+    assert_eq!(
+        chain.balance(provider).await + delivered.gas_cost,
+        before + payout
+    );
 
     let run = chain.genim(&["status", "1", "--json"], &[]).await.ok();
     let status = run.json();
     assert_eq!(status["state"], "delivered");
     let cid = genim::cid::raw_cid_from_digest(&digest.0);
     assert_eq!(status["tokenUri"], format!("ipfs://{cid}"));
-    assert_eq!(status["tokenUri"], format!("ipfs://{}", genim::cid::cid_v1(&metadata(1))));
+    assert_eq!(
+        status["tokenUri"],
+        format!("ipfs://{}", genim::cid::cid_v1(&metadata(1)))
+    );
     let plain = chain.genim(&["status", "1"], &[]).await.ok();
-    assert!(plain.stdout.starts_with("token 1: delivered\n"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.starts_with("token 1: delivered\n"),
+        "{}",
+        plain.stdout
+    );
 
     // Refunding a delivered token explains why it cannot.
-    let run = chain.genim(&["refund", "1"], &[("GENIM_PRIVATE_KEY", &user_key)]).await;
+    let run = chain
+        .genim(&["refund", "1"], &[("GENIM_PRIVATE_KEY", &user_key)])
+        .await;
     run.fails_with("token 1 is not pending (it was delivered)");
 
     // Fees: 5% of 0.00003 ETH to the fee recipient (the owner), sent by anyone.
     let fee = ether("0.0000015");
+    let run = chain.genim(&["fees", "--show", "--json"], &[]).await.ok();
+    assert_eq!(run.json()["amount"], fee.to_string());
+    let recipient_before = chain.balance(owner).await;
     let run = chain
-        .genim(&["fees", "--show", "--json"], &[])
+        .genim(&["fees", "--json"], &[("GENIM_PRIVATE_KEY", &chain.key(3))])
         .await
         .ok();
     assert_eq!(run.json()["amount"], fee.to_string());
-    let recipient_before = chain.balance(owner).await;
-    let run = chain.genim(&["fees", "--json"], &[("GENIM_PRIVATE_KEY", &chain.key(3))]).await.ok();
-    assert_eq!(run.json()["amount"], fee.to_string());
     assert_eq!(chain.balance(owner).await, recipient_before + fee);
     assert_eq!(contract.accruedFees().call().await.unwrap(), U256::ZERO);
-    let run = chain.genim(&["fees"], &[("GENIM_PRIVATE_KEY", &chain.key(3))]).await;
+    let run = chain
+        .genim(&["fees"], &[("GENIM_PRIVATE_KEY", &chain.key(3))])
+        .await;
     run.fails_with(&format!("no fees to withdraw on GenImNFT {nft}"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mint_wait_follows_until_delivered_and_reads_metadata() {
     let chain = TestChain::start().await;
-    let nft = chain.deploy_nft(ether("0.00003"), &[chain.address(1)]).await;
+    let nft = chain
+        .deploy_nft(ether("0.00003"), &[chain.address(1)])
+        .await;
     let store = tempfile::tempdir().unwrap();
     let gateway = format!("dir:{}", store.path().display());
     let nft_text = nft.to_string();
     let user_key = chain.key(2);
     let args = [
-        "mint", "--nft", &nft_text, "--prompt", "a red fox", "--wait", "--poll-interval", "1",
-        "--ipfs-gateway", &gateway, "--json",
+        "mint",
+        "--nft",
+        &nft_text,
+        "--prompt",
+        "a red fox",
+        "--wait",
+        "--poll-interval",
+        "1",
+        "--ipfs-gateway",
+        &gateway,
+        "--json",
     ];
     let envs = [("GENIM_PRIVATE_KEY", user_key.as_str())];
     let mint = chain.genim(&args, &envs);
@@ -149,7 +202,10 @@ async fn mint_wait_follows_until_delivered_and_reads_metadata() {
     let out = run.json();
     assert_eq!(out["tokenId"], 1);
     assert_eq!(out["state"], "delivered");
-    assert_eq!(out["tokenUri"], format!("ipfs://{}", genim::cid::cid_v1(&metadata(1))));
+    assert_eq!(
+        out["tokenUri"],
+        format!("ipfs://{}", genim::cid::cid_v1(&metadata(1)))
+    );
     assert_eq!(out["metadata"]["name"], "GenIm #1");
     assert!(run.stderr.contains("waiting for token 1"), "{}", run.stderr);
 }
@@ -157,16 +213,26 @@ async fn mint_wait_follows_until_delivered_and_reads_metadata() {
 #[tokio::test(flavor = "multi_thread")]
 async fn refund_only_after_the_deadline() {
     let chain = TestChain::start().await;
-    let config = NftConfig { delivery_window: 3600, ..NftConfig::default() };
+    let config = NftConfig {
+        delivery_window: 3600,
+        ..NftConfig::default()
+    };
     let nft = chain.deploy_nft_with(config).await;
     let nft_text = nft.to_string();
     let user = chain.address(2);
     let user_key = chain.key(2);
     let token = chain.mint(nft, 2, "a red fox").await;
-    let deadline = GenImNFT::new(nft, chain.root()).tokenState(token).call().await.unwrap().deadline;
+    let deadline = GenImNFT::new(nft, chain.root())
+        .tokenState(token)
+        .call()
+        .await
+        .unwrap()
+        .deadline;
 
     let envs = [("GENIM_PRIVATE_KEY", user_key.as_str())];
-    let run = chain.genim(&["refund", "--nft", &nft_text, "1"], &envs).await;
+    let run = chain
+        .genim(&["refund", "--nft", &nft_text, "1"], &envs)
+        .await;
     run.fails_with(&format!(
         "refund too early: token 1 can be refunded after {}",
         genim::units::format_utc(deadline)
@@ -175,18 +241,34 @@ async fn refund_only_after_the_deadline() {
 
     // Someone else's token is not theirs to refund, even after the deadline.
     chain.increase_time(3601).await;
-    let other = chain.genim(&["refund", "--nft", &nft_text, "1"], &[("GENIM_PRIVATE_KEY", &chain.key(4))]).await;
-    other.fails_with(&format!("not your token: {} does not own token 1", chain.address(4)));
+    let other = chain
+        .genim(
+            &["refund", "--nft", &nft_text, "1"],
+            &[("GENIM_PRIVATE_KEY", &chain.key(4))],
+        )
+        .await;
+    other.fails_with(&format!(
+        "not your token: {} does not own token 1",
+        chain.address(4)
+    ));
 
     let before = chain.balance(user).await;
-    let run = chain.genim(&["refund", "--nft", &nft_text, "1", "--json"], &envs).await.ok();
+    let run = chain
+        .genim(&["refund", "--nft", &nft_text, "1", "--json"], &envs)
+        .await
+        .ok();
     let out = run.json();
     assert_eq!(out["amount"], "30000000000000");
     assert_eq!(out["credited"], false);
-    let after = chain.balance(user).await;
-    assert!(after > before + ether("0.00002"), "escrow came back (minus gas)");
+    let gas = chain
+        .gas_cost(out["tx"].as_str().unwrap().parse().unwrap())
+        .await;
+    assert_eq!(chain.balance(user).await + gas, before + ether("0.00003"));
 
-    let run = chain.genim(&["status", "--nft", &nft_text, "1", "--json"], &[]).await.ok();
+    let run = chain
+        .genim(&["status", "--nft", &nft_text, "1", "--json"], &[])
+        .await
+        .ok();
     let status = run.json();
     assert_eq!(status["state"], "refunded");
     assert!(status["owner"].is_null() && status["tokenUri"].is_null());
@@ -202,27 +284,39 @@ async fn withdraw_a_payout_credited_after_a_failed_push() {
 
     // The provider rejects ETH while it delivers (PUSH0 PUSH0 REVERT), so its payout is
     // credited instead of lost.
-    chain.set_code(provider, Bytes::from_static(&[0x5f, 0x5f, 0xfd])).await;
+    chain
+        .set_code(provider, Bytes::from_static(&[0x5f, 0x5f, 0xfd]))
+        .await;
     let digest = alloy::primitives::B256::from(genim::cid::sha256(&metadata(1)));
-    let deliver = GenImNFT::new(nft, chain.root()).deliver(U256::from(1), digest);
-    assert!(chain.send_as(provider, deliver.into_transaction_request()).await);
+    let contract = GenImNFT::new(nft, chain.root());
+    let deliver = contract
+        .deliver(U256::from(1), digest)
+        .into_transaction_request();
+    assert!(chain.send_as(provider, deliver).await);
     chain.set_code(provider, Bytes::new()).await;
     let payout = ether("0.0000285");
-    let contract = GenImNFT::new(nft, chain.root());
     assert_eq!(contract.credit(provider).call().await.unwrap(), payout);
 
     let key = chain.key(3);
     let envs = [("GENIM_PRIVATE_KEY", key.as_str())];
     let before = chain.balance(provider).await;
-    let run = chain.genim(&["withdraw", "--nft", &nft_text, "--json"], &envs).await.ok();
+    let run = chain
+        .genim(&["withdraw", "--nft", &nft_text, "--json"], &envs)
+        .await
+        .ok();
     let out = run.json();
     assert_eq!(out["amount"], payout.to_string());
     assert_eq!(address_of(&out["account"]), provider);
-    assert!(chain.balance(provider).await > before);
+    let gas = chain
+        .gas_cost(out["tx"].as_str().unwrap().parse().unwrap())
+        .await;
+    assert_eq!(chain.balance(provider).await + gas, before + payout);
     assert_eq!(contract.credit(provider).call().await.unwrap(), U256::ZERO);
 
     let run = chain.genim(&["withdraw", "--nft", &nft_text], &envs).await;
-    run.fails_with(&format!("nothing to withdraw: {provider} has no credit on GenImNFT {nft}"));
+    run.fails_with(&format!(
+        "nothing to withdraw: {provider} has no credit on GenImNFT {nft}"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -233,13 +327,26 @@ async fn deploy_with_a_fee_split() {
     let owner_key = chain.key(0);
     let envs = [("GENIM_PRIVATE_KEY", owner_key.as_str())];
     let provider = chain.address(1).to_string();
-    let args = ["deploy", "--price", "30000gwei", "--provider", &provider, "--split", &split, "--json"];
+    let args = [
+        "deploy",
+        "--price",
+        "30000gwei",
+        "--provider",
+        &provider,
+        "--split",
+        &split,
+        "--json",
+    ];
     let out = chain.genim(&args, &envs).await.ok().json();
     let nft = address_of(&out["nft"]);
     let splitter = address_of(&out["splitter"]);
     let contract = GenImNFT::new(nft, chain.root());
     assert_eq!(contract.feeRecipient().call().await.unwrap(), splitter);
-    let recipients = Splitter::new(splitter, chain.root()).recipients().call().await.unwrap();
+    let recipients = Splitter::new(splitter, chain.root())
+        .recipients()
+        .call()
+        .await
+        .unwrap();
     assert_eq!(recipients, vec![a, b]);
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(chain.dir().join("deployments/31337.json")).unwrap())
@@ -255,17 +362,39 @@ async fn deploy_with_a_fee_split() {
     // A delivered mint's fee flows through the splitter, 85/15.
     chain.mint(nft, 2, "a red fox").await;
     chain.deliver(nft, 1, U256::from(1), &metadata(1)).await;
-    chain.genim(&["fees", "--nft", &nft.to_string()], &envs).await.ok();
+    chain
+        .genim(&["fees", "--nft", &nft.to_string()], &envs)
+        .await
+        .ok();
     let fee = ether("0.0000015");
     assert_eq!(chain.balance(splitter).await, fee);
 
-    let show = chain.genim(&["split", "show", "--json"], &[]).await.ok().json();
-    assert_eq!(show["recipients"][0]["releasable"], (fee * U256::from(85) / U256::from(100)).to_string());
+    let show = chain
+        .genim(&["split", "show", "--json"], &[])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        show["recipients"][0]["releasable"],
+        (fee * U256::from(85) / U256::from(100)).to_string()
+    );
     let (a_before, b_before) = (chain.balance(a).await, chain.balance(b).await);
-    let run = chain.genim(&["split", "release", "--json"], &[("GENIM_PRIVATE_KEY", &chain.key(3))]).await.ok();
+    let run = chain
+        .genim(
+            &["split", "release", "--json"],
+            &[("GENIM_PRIVATE_KEY", &chain.key(3))],
+        )
+        .await
+        .ok();
     assert_eq!(run.json().as_array().unwrap().len(), 2);
-    assert_eq!(chain.balance(a).await, a_before + fee * U256::from(85) / U256::from(100));
-    assert_eq!(chain.balance(b).await, b_before + fee * U256::from(15) / U256::from(100));
+    assert_eq!(
+        chain.balance(a).await,
+        a_before + fee * U256::from(85) / U256::from(100)
+    );
+    assert_eq!(
+        chain.balance(b).await,
+        b_before + fee * U256::from(15) / U256::from(100)
+    );
     assert_eq!(chain.balance(splitter).await, U256::ZERO);
 }
 
@@ -276,9 +405,12 @@ async fn library_connect_send_and_follow() {
     let provider = chain.address(1);
     let nft = chain.deploy_nft(ether("0.00003"), &[provider]).await;
 
-    let user = chain::connect(&RpcOpts::with_url(chain.rpc_url()), Some(&WalletOpts::from_private_key(chain.key(2))))
-        .await
-        .unwrap();
+    let user = chain::connect(
+        &RpcOpts::with_url(chain.rpc_url()),
+        Some(&WalletOpts::from_private_key(chain.key(2))),
+    )
+    .await
+    .unwrap();
     assert_eq!(user.chain_id, 31337);
     assert_eq!(user.signer, Some(chain.address(2)));
     let minted = chain::mint(&user, nft, "a red fox", None).await.unwrap();
@@ -287,9 +419,15 @@ async fn library_connect_send_and_follow() {
 
     // A non-provider's delivery is refused with a sentence, before any gas is spent.
     let digest = alloy::primitives::B256::repeat_byte(7);
-    let tx = user.nft(nft).deliver(minted.token_id, digest).into_transaction_request();
+    let tx = user
+        .nft(nft)
+        .deliver(minted.token_id, digest)
+        .into_transaction_request();
     let err = user.send(tx).await.unwrap_err().to_string();
-    assert_eq!(err, format!("not an authorized provider: {}", chain.address(2)));
+    assert_eq!(
+        err,
+        format!("not an authorized provider: {}", chain.address(2))
+    );
 
     // The provider's connection, built programmatically, delivers; a follower sees it.
     let url = chain.rpc_url().parse().unwrap();
@@ -297,16 +435,19 @@ async fn library_connect_send_and_follow() {
     let provider_conn = Connection::open(url, signer, Duration::from_secs(30), Config::default())
         .await
         .unwrap();
-    let follow = chain::follow_token(
-        &user,
-        nft,
-        minted.token_id,
-        &FollowOptions { poll_interval: Duration::from_millis(200), ..FollowOptions::default() },
-        |status| assert_ne!(status.state, TokenState::None),
-    );
+    let options = FollowOptions {
+        poll_interval: Duration::from_millis(200),
+        ..FollowOptions::default()
+    };
+    let follow = chain::follow_token(&user, nft, minted.token_id, &options, |status| {
+        assert_ne!(status.state, TokenState::None)
+    });
     let deliver = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let tx = provider_conn.nft(nft).deliver(minted.token_id, digest).into_transaction_request();
+        let tx = provider_conn
+            .nft(nft)
+            .deliver(minted.token_id, digest)
+            .into_transaction_request();
         provider_conn.send(tx).await.unwrap()
     };
     let (outcome, receipt) = tokio::join!(follow, deliver);
@@ -320,7 +461,10 @@ async fn library_connect_send_and_follow() {
     }
 
     // Delivering twice names the state.
-    let tx = provider_conn.nft(nft).deliver(minted.token_id, digest).into_transaction_request();
+    let tx = provider_conn
+        .nft(nft)
+        .deliver(minted.token_id, digest)
+        .into_transaction_request();
     let err = provider_conn.send(tx).await.unwrap_err().to_string();
     assert_eq!(err, "token 1 is not pending (it was delivered)");
 

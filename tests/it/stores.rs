@@ -180,7 +180,7 @@ async fn dir_store_rejects_bad_and_missing_cids() {
 // ipfs store against a real node
 
 /// The test node's API URL, or `None` when `GENIM_SKIP_IPFS=1`. Fails with instructions otherwise.
-fn ipfs_api() -> Option<Url> {
+pub(crate) fn ipfs_api() -> Option<Url> {
     match std::env::var("GENIM_TEST_IPFS_API") {
         Ok(url) if !url.trim().is_empty() => {
             Some(Url::parse(url.trim()).expect("GENIM_TEST_IPFS_API is a URL"))
@@ -354,7 +354,8 @@ impl MockServer {
                     let reply = handler(&request, &base);
                     tokio::time::sleep(reply.delay).await;
                     let mut head = format!(
-                        "HTTP/1.1 {} Mock\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        "HTTP/1.1 {} Mock\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n",
                         reply.status,
                         reply.content_type,
                         reply.body.len()
@@ -675,33 +676,43 @@ fn bfl(server: &MockServer, poll_interval: Duration) -> BflGenerator {
 async fn bfl_server(pending: usize, flaky: bool, final_status: &'static str) -> MockServer {
     let png = test_png("bfl");
     let polls = AtomicUsize::new(0);
-    MockServer::start(move |req, base| match (req.method.as_str(), req.path.as_str()) {
-        ("POST", "/v1/flux-dev") => {
-            Reply::json(200, serde_json::json!({"id": "task-1", "polling_url": format!("{base}/v1/get_result?id=task-1")}))
-        }
-        ("GET", "/v1/get_result?id=task-1") => {
-            let n = polls.fetch_add(1, Ordering::SeqCst);
-            if flaky && n == 0 {
-                return Reply::json(503, serde_json::json!({"detail": "busy"}));
-            }
-            if n < pending {
-                return Reply::json(200, serde_json::json!({"id": "task-1", "status": "Pending"}));
-            }
-            match final_status {
-                "Ready" => Reply::json(
+    MockServer::start(
+        move |req, base| match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/v1/flux-dev") => {
+                let polling_url = format!("{base}/v1/get_result?id=task-1");
+                Reply::json(
                     200,
-                    serde_json::json!({"id": "task-1", "status": "Ready",
-                        "result": {"sample": format!("{base}/delivery/task-1.png?se=1&sig=x"), "prompt": "x"}}),
-                ),
-                other => Reply::json(
-                    200,
-                    serde_json::json!({"id": "task-1", "status": other, "details": {"Moderation Reasons": ["test"]}}),
-                ),
+                    serde_json::json!({"id": "task-1", "polling_url": polling_url}),
+                )
             }
-        }
-        ("GET", "/delivery/task-1.png?se=1&sig=x") => Reply::bytes("image/png", png.clone()),
-        _ => Reply::json(404, serde_json::json!({"detail": "Not Found"})),
-    })
+            ("GET", "/v1/get_result?id=task-1") => {
+                let n = polls.fetch_add(1, Ordering::SeqCst);
+                if flaky && n == 0 {
+                    return Reply::json(503, serde_json::json!({"detail": "busy"}));
+                }
+                if n < pending {
+                    return Reply::json(
+                        200,
+                        serde_json::json!({"id": "task-1", "status": "Pending"}),
+                    );
+                }
+                match final_status {
+                    "Ready" => Reply::json(
+                        200,
+                        serde_json::json!({"id": "task-1", "status": "Ready",
+                        "result": {"sample": format!("{base}/delivery/task-1.png?se=1&sig=x")}}),
+                    ),
+                    other => Reply::json(
+                        200,
+                        serde_json::json!({"id": "task-1", "status": other,
+                                       "details": {"Moderation Reasons": ["test"]}}),
+                    ),
+                }
+            }
+            ("GET", "/delivery/task-1.png?se=1&sig=x") => Reply::bytes("image/png", png.clone()),
+            _ => Reply::json(404, serde_json::json!({"detail": "Not Found"})),
+        },
+    )
     .await
 }
 
