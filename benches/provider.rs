@@ -10,8 +10,8 @@
 //! Run: `cargo bench --bench provider` (after `npm ci`). Prints a markdown table.
 
 use alloy::{
-    node_bindings::Anvil,
     network::TransactionBuilder,
+    node_bindings::Anvil,
     primitives::{Address, utils::parse_ether},
     providers::Provider,
     signers::local::PrivateKeySigner,
@@ -53,12 +53,24 @@ struct Figures {
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
     let anvil_path = genim::cmd::demo::find_anvil(None)?;
-    let anvil = Anvil::new().path(anvil_path).arg("--accounts").arg("14").try_spawn()?;
+    let anvil = Anvil::new()
+        .path(anvil_path)
+        .arg("--accounts")
+        .arg("14")
+        .try_spawn()?;
     let url: reqwest::Url = anvil.endpoint().parse()?;
-    let keys: Vec<PrivateKeySigner> =
-        anvil.keys().iter().map(|k| PrivateKeySigner::from_signing_key(k.clone().into())).collect();
+    let keys: Vec<PrivateKeySigner> = anvil
+        .keys()
+        .iter()
+        .map(|k| PrivateKeySigner::from_signing_key(k.clone().into()))
+        .collect();
     let open = |i: usize| {
-        Connection::open(url.clone(), Some(keys[i].clone()), Duration::from_secs(60), Config::default())
+        Connection::open(
+            url.clone(),
+            Some(keys[i].clone()),
+            Duration::from_secs(60),
+            Config::default(),
+        )
     };
     let owner = open(0).await?;
     let mut minters = Vec::new();
@@ -67,8 +79,16 @@ async fn main() -> eyre::Result<()> {
     }
 
     let modes = [
-        Mode { name: "one-by-one (baseline)", batch_max: 1, batch_wait: Duration::ZERO },
-        Mode { name: "batched (max 50, wait 20 ms)", batch_max: 50, batch_wait: Duration::from_millis(20) },
+        Mode {
+            name: "one-by-one (baseline)",
+            batch_max: 1,
+            batch_wait: Duration::ZERO,
+        },
+        Mode {
+            name: "batched (max 50, wait 20 ms)",
+            batch_max: 50,
+            batch_wait: Duration::from_millis(20),
+        },
     ];
     let mut rows = Vec::new();
     for mode in &modes {
@@ -83,7 +103,11 @@ async fn main() -> eyre::Result<()> {
             .observe(tx)
             .run(std::future::pending())
             .await?;
-        eyre::ensure!(totals.delivered as usize == TOKENS, "delivered {} of {TOKENS}", totals.delivered);
+        eyre::ensure!(
+            totals.delivered as usize == TOKENS,
+            "delivered {} of {TOKENS}",
+            totals.delivered
+        );
         figures.per_second = TOKENS as f64 / started.elapsed().as_secs_f64();
         figures.gas_per_image = totals.gas_used / totals.delivered;
         while rx.try_recv().is_ok() {}
@@ -112,7 +136,9 @@ async fn main() -> eyre::Result<()> {
                     latencies.push(latency);
                     overheads.push(latency.saturating_sub(d.work));
                 }
-                Some(Report::Failed { token_id, error, .. }) => eyre::bail!("token {token_id}: {error}"),
+                Some(Report::Failed {
+                    token_id, error, ..
+                }) => eyre::bail!("token {token_id}: {error}"),
                 Some(_) => {}
                 None => eyre::bail!("provider stopped"),
             }
@@ -125,7 +151,10 @@ async fn main() -> eyre::Result<()> {
     }
 
     let base = rows[0].1.per_second;
-    println!("| mode ({TOKENS} mints, local generator 512x512, anvil, poll {} ms) | deliveries/s | vs baseline | latency p50 | latency p99 | overhead p50 | overhead p99 | gas/image |", POLL.as_millis());
+    println!(
+        "| mode ({TOKENS} mints, local generator 512x512, anvil, poll {} ms) | deliveries/s | vs baseline | latency p50 | latency p99 | overhead p50 | overhead p99 | gas/image |",
+        POLL.as_millis()
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, f) in &rows {
         println!(
@@ -142,10 +171,16 @@ async fn main() -> eyre::Result<()> {
     let batched = &rows[1].1;
     let mut failed = false;
     if batched.per_second < 50.0 {
-        eprintln!("target missed: {:.1} deliveries/s batched < 50", batched.per_second);
+        eprintln!(
+            "target missed: {:.1} deliveries/s batched < 50",
+            batched.per_second
+        );
         failed = true;
     }
-    if rows.iter().any(|(_, f)| f.overhead_p50 >= Duration::from_millis(50)) {
+    if rows
+        .iter()
+        .any(|(_, f)| f.overhead_p50 >= Duration::from_millis(50))
+    {
         eprintln!("target missed: p50 overhead >= 50 ms");
         failed = true;
     }
@@ -204,14 +239,23 @@ async fn mint_all(
         let (conn, mined_at) = (conn.clone(), mined_at.clone());
         tasks.spawn(async move {
             for i in 0..TOKENS / MINTERS {
-                let call = conn.nft(nft).mint(format!("benchmark prompt {m}-{i}")).value(price);
-                let pending = conn.provider.send_transaction(call.into_transaction_request().with_from(conn.signer()?)).await?;
+                let contract = conn.nft(nft);
+                let tx = contract
+                    .mint(format!("benchmark prompt {m}-{i}"))
+                    .value(price)
+                    .into_transaction_request()
+                    .with_from(conn.signer()?);
+                let pending = conn.provider.send_transaction(tx).await?;
                 let at = Instant::now();
                 let receipt = pending.get_receipt().await?;
-                let event = chain::receipt_event::<genim::bindings::gen_im_nft::GenImNFT::ImageRequested>(&receipt, nft)
-                    .ok_or_else(|| eyre::eyre!("mint without event"))?;
+                let event = chain::receipt_event::<
+                    genim::bindings::gen_im_nft::GenImNFT::ImageRequested,
+                >(&receipt, nft)
+                .ok_or_else(|| eyre::eyre!("mint without event"))?;
                 if let Some(map) = &mined_at {
-                    map.lock().unwrap().insert(u64::try_from(event.tokenId)?, at);
+                    map.lock()
+                        .unwrap()
+                        .insert(u64::try_from(event.tokenId)?, at);
                 }
             }
             eyre::Ok(())

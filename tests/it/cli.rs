@@ -382,3 +382,70 @@ async fn insufficient_funds_and_missing_wallet() {
         "token 9 does not exist on GenImNFT {nft} (never minted)"
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_that_times_out_still_names_the_token() {
+    let chain = TestChain::start().await;
+    let nft = chain.deploy_nft(ether("0.00003"), &[]).await.to_string();
+    let key = chain.key(2);
+    let args = [
+        "mint",
+        "--nft",
+        &nft,
+        "--prompt",
+        "fox",
+        "--wait",
+        "--wait-timeout",
+        "1",
+        "--poll-interval",
+        "1",
+        "--json",
+    ];
+    let run = chain.genim(&args, &[("GENIM_PRIVATE_KEY", &key)]).await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.json()["tokenId"], 1);
+    assert_eq!(run.json()["state"], "pending");
+    assert!(
+        run.stderr.ends_with(
+            "error: token 1 is still pending after 1 s; check later with `genim status 1`\n"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_file_below_env_and_flags() {
+    let chain = TestChain::start().await;
+    let nft = chain.deploy_nft(ether("0.00003"), &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("rpc_url = \"{}\"\nnft = \"{nft}\"\n", chain.rpc_url());
+    std::fs::write(dir.path().join("genim.toml"), config).unwrap();
+
+    // The file alone is enough.
+    let run = genim_in(dir.path(), &["price", "get", "--json"], &[])
+        .await
+        .ok();
+    assert_eq!(run.json()["price"], "30000000000000");
+    // The environment beats the file, and a flag beats the environment.
+    let dead = ("ETH_RPC_URL", "http://127.0.0.1:1".to_owned());
+    let run = genim_in(dir.path(), &["price", "get"], std::slice::from_ref(&dead)).await;
+    run.fails_with("cannot reach the RPC at http://127.0.0.1:1: connection refused");
+    let args = ["price", "get", "--rpc-url", &chain.rpc_url(), "--json"];
+    let run = genim_in(dir.path(), &args, &[dead]).await.ok();
+    assert_eq!(run.json()["price"], "30000000000000");
+    // `--config` names another file, which must exist.
+    let run = genim_in(
+        dir.path(),
+        &["price", "get", "--config", "missing.toml"],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr
+            .starts_with("error: cannot read config file missing.toml: "),
+        "{}",
+        run.stderr
+    );
+}

@@ -39,10 +39,16 @@ const PROVIDER: usize = 1;
 /// accounts 3.. in turn.
 async fn setup(n: usize) -> (TestChain, Address, Vec<U256>) {
     let chain = TestChain::start().await;
-    let nft = chain.deploy_nft(ether(PRICE), &[chain.address(1), chain.address(2)]).await;
+    let nft = chain
+        .deploy_nft(ether(PRICE), &[chain.address(1), chain.address(2)])
+        .await;
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(chain.mint(nft, 3 + i % 5, &format!("test prompt number {i}")).await);
+        ids.push(
+            chain
+                .mint(nft, 3 + i % 5, &format!("test prompt number {i}"))
+                .await,
+        );
     }
     (chain, nft, ids)
 }
@@ -91,7 +97,13 @@ async fn provide(
 }
 
 fn local() -> Arc<dyn Generator> {
-    Arc::new(LocalGenerator::new(Size { width: 64, height: 64 }).unwrap())
+    Arc::new(
+        LocalGenerator::new(Size {
+            width: 64,
+            height: 64,
+        })
+        .unwrap(),
+    )
 }
 
 /// `ImageDelivered` events of `nft`, per token.
@@ -103,7 +115,9 @@ async fn deliveries(chain: &TestChain, nft: Address) -> HashMap<U256, Vec<(Addre
     let mut out: HashMap<U256, Vec<(Address, B256)>> = HashMap::new();
     for log in chain.root().get_logs(&filter).await.unwrap() {
         let event = GenImNFT::ImageDelivered::decode_log(&log.inner).unwrap();
-        out.entry(event.tokenId).or_default().push((event.provider, event.metadataDigest));
+        out.entry(event.tokenId)
+            .or_default()
+            .push((event.provider, event.metadataDigest));
     }
     out
 }
@@ -115,7 +129,12 @@ async fn assert_delivered_once(chain: &TestChain, nft: Address, ids: &[U256], st
     let contract = GenImNFT::new(nft, chain.root());
     for id in ids {
         let delivered = events.get(id).map(Vec::as_slice).unwrap_or_default();
-        assert_eq!(delivered.len(), 1, "token {id} delivered {} times", delivered.len());
+        assert_eq!(
+            delivered.len(),
+            1,
+            "token {id} delivered {} times",
+            delivered.len()
+        );
         let state = contract.tokenState(*id).call().await.unwrap();
         assert_eq!(state.state, 2, "token {id} is delivered on-chain");
         let metadata_cid = cid::raw_cid_from_digest(&state.digest.0);
@@ -123,12 +142,24 @@ async fn assert_delivered_once(chain: &TestChain, nft: Address, ids: &[U256], st
         assert_eq!(uri, format!("ipfs://{metadata_cid}"));
         let metadata = std::fs::read(store_dir.join(&metadata_cid))
             .unwrap_or_else(|_| panic!("metadata {metadata_cid} of token {id} is in the store"));
-        assert_eq!(cid::sha256(&metadata), state.digest.0, "metadata hashes to the digest");
+        assert_eq!(
+            cid::sha256(&metadata),
+            state.digest.0,
+            "metadata hashes to the digest"
+        );
         let json: serde_json::Value = serde_json::from_slice(&metadata).unwrap();
         assert_eq!(json["name"], format!("GenIm #{id}"));
-        let image_cid = json["image"].as_str().unwrap().strip_prefix("ipfs://").unwrap();
+        let image_cid = json["image"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("ipfs://")
+            .unwrap();
         let image = std::fs::read(store_dir.join(image_cid)).expect("image is in the store");
-        assert_eq!(cid::cid_v1(&image), image_cid, "image bytes hash to their CID");
+        assert_eq!(
+            cid::cid_v1(&image),
+            image_cid,
+            "image bytes hash to their CID"
+        );
         assert_eq!(&image[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
     }
 }
@@ -141,8 +172,17 @@ async fn provide_once_delivers_and_pays() {
     let run = chain
         .genim(
             &[
-                "provide", "--once", "--nft", &nft_text, "--store", "dir:store", "--state-dir",
-                "state", "--from-block", "0", "--json",
+                "provide",
+                "--once",
+                "--nft",
+                &nft_text,
+                "--store",
+                "dir:store",
+                "--state-dir",
+                "state",
+                "--from-block",
+                "0",
+                "--json",
             ],
             &[("GENIM_PRIVATE_KEY", &key)],
         )
@@ -156,13 +196,27 @@ async fn provide_once_delivers_and_pays() {
     assert_eq!(totals["earned"], (payout * U256::from(3)).to_string());
     assert_delivered_once(&chain, nft, &ids, &chain.dir().join("store")).await;
     // Only the fees are left in the contract: the escrow went to the provider.
-    let fees = GenImNFT::new(nft, chain.root()).accruedFees().call().await.unwrap();
+    let fees = GenImNFT::new(nft, chain.root())
+        .accruedFees()
+        .call()
+        .await
+        .unwrap();
     assert_eq!(chain.balance(nft).await, fees);
 
     // A second run finds nothing to do.
     let again = chain
         .genim(
-            &["provide", "--once", "--nft", &nft_text, "--store", "dir:store", "--state-dir", "state", "--json"],
+            &[
+                "provide",
+                "--once",
+                "--nft",
+                &nft_text,
+                "--store",
+                "dir:store",
+                "--state-dir",
+                "state",
+                "--json",
+            ],
             &[("GENIM_PRIVATE_KEY", &key)],
         )
         .await
@@ -177,8 +231,21 @@ async fn sigkill_then_restart_delivers_every_token_exactly_once() {
     let key = chain.key(PROVIDER);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_genim"))
         .args([
-            "provide", "--nft", &nft_text, "--store", "dir:store", "--state-dir", "state",
-            "--from-block", "0", "--concurrency", "1", "--batch-max", "2", "--batch-wait", "200",
+            "provide",
+            "--nft",
+            &nft_text,
+            "--store",
+            "dir:store",
+            "--state-dir",
+            "state",
+            "--from-block",
+            "0",
+            "--concurrency",
+            "1",
+            "--batch-max",
+            "2",
+            "--batch-wait",
+            "200",
         ])
         .current_dir(chain.dir())
         .env("ETH_RPC_URL", chain.rpc_url())
@@ -196,7 +263,10 @@ async fn sigkill_then_restart_delivers_every_token_exactly_once() {
             assert!(done < ids.len(), "killed too late to test anything");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no delivery within 60 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no delivery within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.start_kill().unwrap(); // SIGKILL
@@ -204,11 +274,25 @@ async fn sigkill_then_restart_delivers_every_token_exactly_once() {
 
     // More mints while the provider is down.
     for i in 0..3 {
-        ids.push(chain.mint(nft, 3 + i, &format!("minted while down {i}")).await);
+        ids.push(
+            chain
+                .mint(nft, 3 + i, &format!("minted while down {i}"))
+                .await,
+        );
     }
     let run = chain
         .genim(
-            &["provide", "--once", "--nft", &nft_text, "--store", "dir:store", "--state-dir", "state", "--json"],
+            &[
+                "provide",
+                "--once",
+                "--nft",
+                &nft_text,
+                "--store",
+                "dir:store",
+                "--state-dir",
+                "state",
+                "--json",
+            ],
             &[("GENIM_PRIVATE_KEY", &key)],
         )
         .await
@@ -223,8 +307,16 @@ async fn sigterm_finishes_in_flight_work_and_saves_the_checkpoint() {
     let nft_text = nft.to_string();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_genim"))
         .args([
-            "provide", "--nft", &nft_text, "--store", "dir:store", "--state-dir", "state",
-            "--from-block", "0", "--json",
+            "provide",
+            "--nft",
+            &nft_text,
+            "--store",
+            "dir:store",
+            "--state-dir",
+            "state",
+            "--from-block",
+            "0",
+            "--json",
         ])
         .current_dir(chain.dir())
         .env("ETH_RPC_URL", chain.rpc_url())
@@ -236,25 +328,45 @@ async fn sigterm_finishes_in_flight_work_and_saves_the_checkpoint() {
         .unwrap();
     let started = std::time::Instant::now();
     while deliveries(&chain, nft).await.len() < ids.len() {
-        assert!(started.elapsed() < Duration::from_secs(60), "not delivered within 60 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not delivered within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("stops within 30 s of SIGTERM")
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let totals: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(totals["delivered"], 3);
     // The checkpoint moved past the last mint: a restart has nothing to re-read but the
     // reorg window, and nothing to deliver.
-    let state = chain.dir().join("state").join(chain.chain_id().to_string()).join(nft.to_checksum(None));
+    let state = chain
+        .dir()
+        .join("state")
+        .join(chain.chain_id().to_string())
+        .join(nft.to_checksum(None));
     let checkpoint: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state.join("checkpoint.json")).unwrap()).unwrap();
     let head = chain.root().get_block_number().await.unwrap();
-    assert!(checkpoint["nextBlock"].as_u64().unwrap() > head - 1, "{checkpoint}");
+    assert!(
+        checkpoint["nextBlock"].as_u64().unwrap() > head - 1,
+        "{checkpoint}"
+    );
 }
 
 /// Fails the first `failures` calls with a retryable (or permanent) error, then works.
@@ -287,7 +399,9 @@ impl Generator for Flaky {
                     retry_after: None,
                 }
             } else {
-                GenerateError::Moderated { reason: "refused".into() }
+                GenerateError::Moderated {
+                    reason: "refused".into(),
+                }
             };
             return Box::pin(async move { Err(err) });
         }
@@ -300,19 +414,30 @@ async fn generator_failing_then_recovering_still_delivers() {
     let (chain, nft, ids) = setup(2).await;
     let state = tempfile::tempdir().unwrap();
     let store_dir = tempfile::tempdir().unwrap();
-    let flaky =
-        Arc::new(Flaky { inner: local(), failures: 3, retryable: true, calls: AtomicU32::new(0) });
+    let flaky = Arc::new(Flaky {
+        inner: local(),
+        failures: 3,
+        retryable: true,
+        calls: AtomicU32::new(0),
+    });
     let totals = provide(
         &chain,
         PROVIDER,
         flaky.clone(),
         StoreSpec::Dir(store_dir.path().into()).open().unwrap(),
-        ProvideOptions { concurrency: 1, ..options(nft, state.path()) },
+        ProvideOptions {
+            concurrency: 1,
+            ..options(nft, state.path())
+        },
     )
     .await
     .unwrap();
     assert_eq!(totals.delivered, 2);
-    assert_eq!(flaky.calls.load(Ordering::SeqCst), 5, "3 failures + 2 images");
+    assert_eq!(
+        flaky.calls.load(Ordering::SeqCst),
+        5,
+        "3 failures + 2 images"
+    );
     assert_delivered_once(&chain, nft, &ids, store_dir.path()).await;
 }
 
@@ -320,21 +445,47 @@ async fn generator_failing_then_recovering_still_delivers() {
 async fn permanent_generator_failure_leaves_the_token_for_a_refund() {
     let (chain, nft, ids) = setup(1).await;
     let state = tempfile::tempdir().unwrap();
-    let store = StoreSpec::Dir(tempfile::tempdir().unwrap().keep()).open().unwrap();
-    let refusing =
-        Arc::new(Flaky { inner: local(), failures: u32::MAX, retryable: false, calls: AtomicU32::new(0) });
-    let totals = provide(&chain, PROVIDER, refusing.clone(), store.clone(), options(nft, state.path()))
-        .await
+    let store = StoreSpec::Dir(tempfile::tempdir().unwrap().keep())
+        .open()
         .unwrap();
+    let refusing = Arc::new(Flaky {
+        inner: local(),
+        failures: u32::MAX,
+        retryable: false,
+        calls: AtomicU32::new(0),
+    });
+    let totals = provide(
+        &chain,
+        PROVIDER,
+        refusing.clone(),
+        store.clone(),
+        options(nft, state.path()),
+    )
+    .await
+    .unwrap();
     assert_eq!((totals.delivered, totals.failed), (0, 1));
-    assert_eq!(refusing.calls.load(Ordering::SeqCst), 1, "a permanent error is not retried");
+    assert_eq!(
+        refusing.calls.load(Ordering::SeqCst),
+        1,
+        "a permanent error is not retried"
+    );
 
     // Not retried forever: a restart that reads the mint again (here: from block 0, without
     // its checkpoint) reports it from its record without calling the generator.
-    let checkpoint = state.path().join(chain.chain_id().to_string()).join(nft.to_checksum(None));
+    let checkpoint = state
+        .path()
+        .join(chain.chain_id().to_string())
+        .join(nft.to_checksum(None));
     std::fs::remove_file(checkpoint.join("checkpoint.json")).unwrap();
-    let totals =
-        provide(&chain, PROVIDER, refusing.clone(), store, options(nft, state.path())).await.unwrap();
+    let totals = provide(
+        &chain,
+        PROVIDER,
+        refusing.clone(),
+        store,
+        options(nft, state.path()),
+    )
+    .await
+    .unwrap();
     assert_eq!(totals.failed, 1);
     assert_eq!(refusing.calls.load(Ordering::SeqCst), 1);
 
@@ -347,10 +498,23 @@ async fn permanent_generator_failure_leaves_the_token_for_a_refund() {
         )
         .await
         .ok();
-    assert!(run.stdout.starts_with("refunded token 1: 0.00003 ETH back to"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("refunded token 1: 0.00003 ETH back to"),
+        "{}",
+        run.stdout
+    );
     let contract = GenImNFT::new(nft, chain.root());
-    assert_eq!(contract.tokenState(ids[0]).call().await.unwrap().state, 3, "refunded");
-    assert_eq!(chain.balance(nft).await, U256::ZERO, "no escrow left behind");
+    assert_eq!(
+        contract.tokenState(ids[0]).call().await.unwrap().state,
+        3,
+        "refunded"
+    );
+    assert_eq!(
+        chain.balance(nft).await,
+        U256::ZERO,
+        "no escrow left behind"
+    );
 }
 
 /// A store that is down for its first `outage` calls.
@@ -365,7 +529,11 @@ impl Store for Outage {
     fn put(&self, bytes: Bytes, name: &str) -> BoxFuture<'_, Result<String, StoreError>> {
         if self.calls.fetch_add(1, Ordering::SeqCst) < self.outage {
             return Box::pin(async {
-                Err(StoreError::Http { url: "http://ipfs.test".into(), status: 502, message: "bad gateway".into() })
+                Err(StoreError::Http {
+                    url: "http://ipfs.test".into(),
+                    status: 502,
+                    message: "bad gateway".into(),
+                })
             });
         }
         self.inner.put(bytes, name)
@@ -393,7 +561,10 @@ async fn store_outage_is_retried() {
         PROVIDER,
         local(),
         store,
-        ProvideOptions { concurrency: 1, ..options(nft, state.path()) },
+        ProvideOptions {
+            concurrency: 1,
+            ..options(nft, state.path())
+        },
     )
     .await
     .unwrap();
@@ -410,24 +581,51 @@ async fn store_down_stops_the_run_and_loses_nothing() {
     let run = chain
         .genim(
             &[
-                "provide", "--once", "--nft", &nft_text, "--store", "ipfs:http://127.0.0.1:9",
-                "--state-dir", "state", "--from-block", "0", "--attempts", "2",
+                "provide",
+                "--once",
+                "--nft",
+                &nft_text,
+                "--store",
+                "ipfs:http://127.0.0.1:9",
+                "--state-dir",
+                "state",
+                "--from-block",
+                "0",
+                "--attempts",
+                "2",
             ],
             &[("GENIM_PRIVATE_KEY", &key)],
         )
         .await;
     assert_eq!(run.code, Some(1), "{run:?}");
     let last = run.stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: store: ") && last.contains("127.0.0.1:9"), "{}", run.stderr);
+    assert!(
+        last.starts_with("error: store: ") && last.contains("127.0.0.1:9"),
+        "{}",
+        run.stderr
+    );
     run.assert_hides(&key);
     let contract = GenImNFT::new(nft, chain.root());
     for id in &ids {
-        assert_eq!(contract.tokenState(*id).call().await.unwrap().state, 1, "still pending");
+        assert_eq!(
+            contract.tokenState(*id).call().await.unwrap().state,
+            1,
+            "still pending"
+        );
     }
     // The checkpoint did not move past them: a run with a working store delivers them.
     chain
         .genim(
-            &["provide", "--once", "--nft", &nft_text, "--store", "dir:store", "--state-dir", "state"],
+            &[
+                "provide",
+                "--once",
+                "--nft",
+                &nft_text,
+                "--store",
+                "dir:store",
+                "--state-dir",
+                "state",
+            ],
             &[("GENIM_PRIVATE_KEY", &key)],
         )
         .await
@@ -449,7 +647,10 @@ async fn two_shards_split_the_work_without_duplicates() {
     // Each instance stops at once when its own share is done (a shutdown before the grace
     // period ends hands the other shard's tokens back untouched).
     let run = |account: usize, i: u64, dir: &Path| {
-        let opts = ProvideOptions { once: false, ..shard(i, dir) };
+        let opts = ProvideOptions {
+            once: false,
+            ..shard(i, dir)
+        };
         let store = store.clone();
         let chain = &chain;
         async move {
@@ -475,8 +676,15 @@ async fn two_shards_split_the_work_without_duplicates() {
     assert_eq!((ta.delivered, tb.delivered), (3, 3));
     assert_delivered_once(&chain, nft, &ids, store_dir.path()).await;
     for (id, events) in deliveries(&chain, nft).await {
-        let expected = if u64::try_from(id).unwrap() % 2 == 0 { chain.address(1) } else { chain.address(2) };
-        assert_eq!(events[0].0, expected, "token {id} delivered by its shard's provider");
+        let expected = if u64::try_from(id).unwrap() % 2 == 0 {
+            chain.address(1)
+        } else {
+            chain.address(2)
+        };
+        assert_eq!(
+            events[0].0, expected,
+            "token {id} delivered by its shard's provider"
+        );
     }
 }
 
@@ -490,10 +698,19 @@ async fn a_shard_takes_over_the_others_tokens_after_the_grace_period() {
         shard_grace: Duration::from_millis(500),
         ..options(nft, state.path())
     };
-    let totals = provide(&chain, PROVIDER, local(), StoreSpec::Dir(store_dir.path().into()).open().unwrap(), opts)
-        .await
-        .unwrap();
-    assert_eq!(totals.delivered, 4, "its own 2 and, after the grace period, the other shard's 2");
+    let totals = provide(
+        &chain,
+        PROVIDER,
+        local(),
+        StoreSpec::Dir(store_dir.path().into()).open().unwrap(),
+        opts,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        totals.delivered, 4,
+        "its own 2 and, after the grace period, the other shard's 2"
+    );
     assert_delivered_once(&chain, nft, &ids, store_dir.path()).await;
 }
 
@@ -508,7 +725,9 @@ async fn openai_server(png: Vec<u8>) -> (String, Arc<std::sync::Mutex<Vec<String
     let log = seen.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             let (body, log) = (body.clone(), log.clone());
             tokio::spawn(async move {
                 let mut request = Vec::new();
@@ -524,11 +743,19 @@ async fn openai_server(png: Vec<u8>) -> (String, Arc<std::sync::Mutex<Vec<String
                     if let Some(end) = text.find("\r\n\r\n") {
                         let length = text[..end]
                             .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
                             .unwrap_or(0);
                         if request.len() >= end + 4 + length {
-                            let auth = text[..end].lines().find(|l| l.to_ascii_lowercase().starts_with("authorization:"));
-                            log.lock().unwrap().push(auth.unwrap_or_default().to_string());
+                            let auth = text[..end]
+                                .lines()
+                                .find(|l| l.to_ascii_lowercase().starts_with("authorization:"));
+                            log.lock()
+                                .unwrap()
+                                .push(auth.unwrap_or_default().to_string());
                             break;
                         }
                     }
@@ -547,16 +774,40 @@ async fn openai_server(png: Vec<u8>) -> (String, Arc<std::sync::Mutex<Vec<String
 #[tokio::test]
 async fn openai_generator_end_to_end() {
     let (chain, nft, ids) = setup(2).await;
-    let png = LocalGenerator::new(Size { width: 32, height: 32 }).unwrap().generate_blocking("x").unwrap().bytes;
+    let png = LocalGenerator::new(Size {
+        width: 32,
+        height: 32,
+    })
+    .unwrap()
+    .generate_blocking("x")
+    .unwrap()
+    .bytes;
     let (url, seen) = openai_server(png.to_vec()).await;
     let key = chain.key(PROVIDER);
     let api_key = "sk-test-do-not-print-0123456789";
     let run = chain
         .genim(
             &[
-                "provide", "--once", "--nft", &nft.to_string(), "--generator", "openai",
-                "--generator-url", &url, "--model", "test-model", "--size", "32x32", "--store",
-                "dir:store", "--state-dir", "state", "--from-block", "0", "--json", "-vv",
+                "provide",
+                "--once",
+                "--nft",
+                &nft.to_string(),
+                "--generator",
+                "openai",
+                "--generator-url",
+                &url,
+                "--model",
+                "test-model",
+                "--size",
+                "32x32",
+                "--store",
+                "dir:store",
+                "--state-dir",
+                "state",
+                "--from-block",
+                "0",
+                "--json",
+                "-vv",
             ],
             &[("GENIM_PRIVATE_KEY", &key), ("OPENAI_API_KEY", api_key)],
         )
@@ -566,15 +817,32 @@ async fn openai_generator_end_to_end() {
     run.assert_hides(&key);
     assert_eq!(run.json()["delivered"], 2);
     assert_delivered_once(&chain, nft, &ids, &chain.dir().join("store")).await;
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "one API call per image");
-    assert!(seen.iter().all(|h| h.ends_with(&format!("Bearer {api_key}"))), "{seen:?}");
-    let metadata_cid = cid::raw_cid_from_digest(
-        &GenImNFT::new(nft, chain.root()).tokenState(ids[0]).call().await.unwrap().digest.0,
+    assert!(
+        seen.iter()
+            .all(|h| h.ends_with(&format!("Bearer {api_key}"))),
+        "{seen:?}"
     );
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(chain.dir().join("store").join(metadata_cid)).unwrap()).unwrap();
-    let model = json["attributes"].as_array().unwrap().iter().find(|a| a["trait_type"] == "Model").unwrap();
+    let metadata_cid = cid::raw_cid_from_digest(
+        &GenImNFT::new(nft, chain.root())
+            .tokenState(ids[0])
+            .call()
+            .await
+            .unwrap()
+            .digest
+            .0,
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(chain.dir().join("store").join(metadata_cid)).unwrap(),
+    )
+    .unwrap();
+    let model = json["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["trait_type"] == "Model")
+        .unwrap();
     assert_eq!(model["value"], "test-model");
 }
 
@@ -582,13 +850,26 @@ async fn openai_generator_end_to_end() {
 /// provider stores through the Kubo RPC API, and the node's CIDs are the dir store's.
 #[tokio::test]
 async fn ipfs_store_end_to_end() {
-    let Some(api) = crate::stores::ipfs_api() else { return };
+    let Some(api) = crate::stores::ipfs_api() else {
+        return;
+    };
     let (chain, nft, ids) = setup(2).await;
     let key = chain.key(PROVIDER);
     let store = format!("ipfs:{}", api.as_str().trim_end_matches('/'));
     chain
         .genim(
-            &["provide", "--once", "--nft", &nft.to_string(), "--store", &store, "--state-dir", "state", "--from-block", "0"],
+            &[
+                "provide",
+                "--once",
+                "--nft",
+                &nft.to_string(),
+                "--store",
+                &store,
+                "--state-dir",
+                "state",
+                "--from-block",
+                "0",
+            ],
             &[("GENIM_PRIVATE_KEY", &key)],
         )
         .await
@@ -598,11 +879,55 @@ async fn ipfs_store_end_to_end() {
     for id in &ids {
         let digest = contract.tokenState(*id).call().await.unwrap().digest;
         let metadata_cid = cid::raw_cid_from_digest(&digest.0);
-        let metadata = ipfs.get(&metadata_cid).await.expect("metadata is on the IPFS node");
+        let metadata = ipfs
+            .get(&metadata_cid)
+            .await
+            .expect("metadata is on the IPFS node");
         assert_eq!(cid::cid_v1(&metadata), metadata_cid);
         let json: serde_json::Value = serde_json::from_slice(&metadata).unwrap();
-        let image_cid = json["image"].as_str().unwrap().strip_prefix("ipfs://").unwrap().to_string();
-        let image = ipfs.get(&image_cid).await.expect("image is on the IPFS node");
-        assert_eq!(cid::cid_v1(&image), image_cid, "the node's CID is the dir store's");
+        let image_cid = json["image"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("ipfs://")
+            .unwrap()
+            .to_string();
+        let image = ipfs
+            .get(&image_cid)
+            .await
+            .expect("image is on the IPFS node");
+        assert_eq!(
+            cid::cid_v1(&image),
+            image_cid,
+            "the node's CID is the dir store's"
+        );
     }
+}
+
+/// alloy's cached nonce filler takes a nonce while the gas is estimated; a send that reverts
+/// at estimation must not leave a gap that stalls the provider's next delivery.
+#[tokio::test]
+async fn a_send_reverted_at_estimation_does_not_stall_the_next_one() {
+    let (chain, nft, ids) = setup(1).await;
+    let conn = Connection::open(
+        chain.rpc_url().parse().unwrap(),
+        Some(chain.signer(PROVIDER)),
+        Duration::from_secs(5),
+        Config::default(),
+    )
+    .await
+    .unwrap();
+    let contract = conn.nft(nft);
+    let unminted = contract
+        .deliver(U256::from(99), B256::repeat_byte(1))
+        .into_transaction_request();
+    let err = conn.send(unminted).await.unwrap_err().to_string();
+    assert!(err.contains("not pending"), "{err}");
+    let deliver = contract
+        .deliver(ids[0], B256::repeat_byte(2))
+        .into_transaction_request();
+    let receipt = conn
+        .send(deliver)
+        .await
+        .expect("the next send is mined, not stuck on a nonce gap");
+    assert!(receipt.status());
 }
