@@ -4,6 +4,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`genim status 1 | head -1`) like other CLI tools, instead
+    // of panicking in println!.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = genim::cmd::Cli::parse();
     genim::logging::init(cli.verbosity());
     let runtime = match tokio::runtime::Runtime::new() {

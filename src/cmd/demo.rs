@@ -3,6 +3,7 @@
 use crate::{
     chain::{self, Connection, DeployParams},
     config::Config,
+    generate::{self, GeneratorConfig, GeneratorKind},
     provide::{ImageProvider, ProvideOptions, Report},
     store::StoreSpec,
     units::format_eth,
@@ -121,7 +122,7 @@ impl DemoArgs {
                 .wrap_err_with(|| format!("cannot clear {}", state_dir.display()))?;
         }
         let store = StoreSpec::Dir(store_dir.clone()).open()?;
-        let generator = super::provide::GeneratorOpts::default().build()?;
+        let generator = generate::from_config(&GeneratorConfig::new(GeneratorKind::Local))?;
         let opts = ProvideOptions {
             nfts: vec![nft],
             state_dir,

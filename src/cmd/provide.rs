@@ -2,7 +2,7 @@
 
 use crate::{
     chain,
-    generate::{self, Generator, GeneratorConfig, GeneratorKind, Size, Timeouts},
+    generate::GeneratorOpts,
     opts::{ContractOpts, RpcOpts, WalletOpts},
     provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard},
     store::StoreSpec,
@@ -10,81 +10,7 @@ use crate::{
 };
 use alloy::primitives::Address;
 use eyre::WrapErr;
-use reqwest::Url;
-use std::{path::PathBuf, sync::Arc, time::Duration};
-
-/// Which image generator to use and how (`--generator` and its options).
-#[derive(Debug, Clone, clap::Args)]
-pub struct GeneratorOpts {
-    /// Image generator: local (built-in, offline, deterministic), openai (OpenAI-compatible
-    /// /v1/images/generations: OpenAI, DeepInfra, IONOS), bfl (Black Forest Labs)
-    #[arg(
-        long = "generator",
-        env = "GENIM_GENERATOR",
-        value_name = "KIND",
-        default_value = "local"
-    )]
-    pub kind: GeneratorKind,
-
-    /// API base URL [default: https://api.openai.com for openai, https://api.bfl.ai for bfl]
-    #[arg(
-        long = "generator-url",
-        env = "GENIM_GENERATOR_URL",
-        value_name = "URL"
-    )]
-    pub base_url: Option<Url>,
-
-    /// Model [default: local-v1, gpt-image-1 or flux-pro-1.1]
-    #[arg(long, env = "GENIM_MODEL")]
-    pub model: Option<String>,
-
-    /// Image size WIDTHxHEIGHT [default: 512x512 for local, 1024x1024 otherwise]
-    #[arg(long, value_name = "WxH")]
-    pub size: Option<Size>,
-
-    /// Environment variable holding the API key [default: OPENAI_API_KEY or BFL_API_KEY]
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
-
-    /// Seconds one generation may take, polling and download included
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
-    pub generator_timeout: u64,
-}
-
-impl Default for GeneratorOpts {
-    /// The built-in local generator at its default size.
-    fn default() -> Self {
-        Self {
-            kind: GeneratorKind::Local,
-            base_url: None,
-            model: None,
-            size: None,
-            api_key_env: None,
-            generator_timeout: 300,
-        }
-    }
-}
-
-impl GeneratorOpts {
-    /// Builds the generator (reading its API key from the environment, never printing it).
-    pub fn build(&self) -> eyre::Result<Arc<dyn Generator>> {
-        let overall = Duration::from_secs(self.generator_timeout.max(1));
-        let defaults = Timeouts::default();
-        let config = GeneratorConfig {
-            kind: self.kind,
-            base_url: self.base_url.clone(),
-            model: self.model.clone(),
-            size: self.size,
-            api_key_env: self.api_key_env.clone(),
-            timeouts: Timeouts {
-                request: defaults.request.min(overall),
-                overall,
-                ..defaults
-            },
-        };
-        Ok(generate::from_config(&config)?)
-    }
-}
+use std::{path::PathBuf, time::Duration};
 
 /// Arguments of `genim provide`.
 #[derive(Debug, clap::Args)]
@@ -97,9 +23,19 @@ impl GeneratorOpts {
   # cron job: handle everything pending now, then exit
   genim provide --once --store dir:./images")]
 pub struct ProvideArgs {
-    /// GenImNFT contract to serve; repeat for several [default: from deployments/<chain-id>.json]
-    #[arg(long = "nft", value_name = "ADDRESS")]
+    /// GenImNFT contract to serve; repeat (or comma-separate) for several [default: from
+    /// deployments/<chain-id>.json]
+    #[arg(
+        long = "nft",
+        env = "GENIM_NFT",
+        value_delimiter = ',',
+        value_name = "ADDRESS"
+    )]
     pub nfts: Vec<String>,
+
+    /// Folder of deployment records, one <chain-id>.json per chain [default: deployments]
+    #[arg(long, env = "GENIM_DEPLOYMENTS", value_name = "DIR")]
+    pub deployments: Option<PathBuf>,
 
     #[command(flatten)]
     pub generator: GeneratorOpts,
@@ -196,8 +132,13 @@ impl ProvideArgs {
             .host_str()
             .is_some_and(|h| h == "127.0.0.1" || h == "localhost");
         let poll = self.poll_interval.unwrap_or(if local { 100 } else { 1000 });
+        let records = ContractOpts {
+            nft: None,
+            deployments: self.deployments.clone(),
+        };
         let opts = ProvideOptions {
             nfts,
+            deployments_dir: records.deployments_dir(&conn.config),
             state_dir: self.state_dir,
             concurrency: self.concurrency.into(),
             batch_max: self.batch_max.into(),
@@ -239,7 +180,7 @@ impl ProvideArgs {
         if self.nfts.is_empty() {
             let from_record = ContractOpts {
                 nft: None,
-                deployments: None,
+                deployments: self.deployments.clone(),
             };
             return Ok(vec![chain::resolve_nft(conn, &from_record).await?]);
         }
@@ -247,7 +188,7 @@ impl ProvideArgs {
         for text in &self.nfts {
             let one = ContractOpts {
                 nft: Some(text.clone()),
-                deployments: None,
+                deployments: self.deployments.clone(),
             };
             nfts.push(chain::resolve_nft(conn, &one).await.wrap_err("--nft")?);
         }

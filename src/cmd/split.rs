@@ -71,8 +71,8 @@ pub struct ShowSplitArgs {
     #[arg(value_name = "SPLITTER")]
     pub splitter: Option<String>,
 
-    /// Print the result as JSON: {"splitter","totalShares","recipients":[{"account","share",
-    /// "released","releasable"}]}.
+    /// Print the result as JSON: {"splitter","balance","totalShares","recipients":[{"account",
+    /// "share","released","releasable"}]}.
     #[arg(long)]
     pub json: bool,
 

@@ -113,6 +113,8 @@ pub struct ProvideOptions {
     pub reorg_blocks: u64,
     /// Where to start without a checkpoint (default: the deployment record's block, else 0).
     pub from_block: Option<u64>,
+    /// Folder of deployment records (`<chain-id>.json`), for the default start block.
+    pub deployments_dir: PathBuf,
     /// Retries of generator, store and RPC calls.
     pub retry: RetryPolicy,
     /// How long in-flight work may take to finish after SIGINT/SIGTERM.
@@ -136,6 +138,7 @@ impl Default for ProvideOptions {
             chunk_blocks: 2_000,
             reorg_blocks: 32,
             from_block: None,
+            deployments_dir: PathBuf::from("deployments"),
             retry: RetryPolicy::default(),
             shutdown_timeout: Duration::from_secs(30),
             progress: true,
@@ -391,8 +394,7 @@ impl ImageProvider {
         if let Some(block) = self.opts.from_block {
             return block;
         }
-        let record =
-            crate::chain::Deployment::load(std::path::Path::new("deployments"), self.conn.chain_id);
+        let record = crate::chain::Deployment::load(&self.opts.deployments_dir, self.conn.chain_id);
         match record {
             Ok(Some(record)) if record.nft == nft => record.block,
             _ => {
