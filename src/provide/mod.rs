@@ -893,9 +893,16 @@ async fn not_pending(
     })
 }
 
+/// Delivery transactions in flight at once. Waiting for each receipt before sending the next
+/// would put a whole block (or receipt poll) between deliveries; the nonce manager gives
+/// concurrent sends distinct nonces.
+const MAX_IN_FLIGHT: usize = 8;
+
 /// Collects ready tokens for up to `batch_wait` (or `batch_max` of them) and delivers them:
-/// `deliver` for one, `deliverBatch` for several.
+/// `deliver` for one, `deliverBatch` for several, with up to [`MAX_IN_FLIGHT`] transactions
+/// pending at once.
 async fn batch(shared: Arc<Shared>, mut ready: mpsc::UnboundedReceiver<Ready>) {
+    let mut in_flight = JoinSet::new();
     while let Some(first) = ready.recv().await {
         let mut items = vec![first];
         let deadline = tokio::time::Instant::now() + shared.opts.batch_wait;
@@ -913,11 +920,18 @@ async fn batch(shared: Arc<Shared>, mut ready: mpsc::UnboundedReceiver<Ready>) {
             by_nft.entry(item.job.nft).or_default().push(item);
         }
         for (nft, items) in by_nft {
-            if let Err(message) = deliver(&shared, nft, items).await {
-                shared.fail_run(message);
+            while in_flight.len() >= MAX_IN_FLIGHT {
+                in_flight.join_next().await;
             }
+            let shared = shared.clone();
+            in_flight.spawn(async move {
+                if let Err(message) = deliver(&shared, nft, items).await {
+                    shared.fail_run(message);
+                }
+            });
         }
     }
+    while in_flight.join_next().await.is_some() {}
 }
 
 async fn deliver(shared: &Shared, nft: Address, items: Vec<Ready>) -> Result<(), String> {
