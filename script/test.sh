@@ -22,6 +22,7 @@ step "contracts: unit, fuzz (256 runs) and invariant (256 runs x depth 100) test
 forge test
 
 step "contracts: coverage gate (>= 95% lines, >= 90% branches)"
+mkdir -p target
 forge coverage --report lcov --report-file target/lcov.info \
   --no-match-path 'contracts/test/*.invariant.t.sol' >/dev/null
 script/check-coverage.sh target/lcov.info

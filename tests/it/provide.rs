@@ -1,7 +1,7 @@
 //! The provider loop against a real anvil: delivery and payment, SIGKILL and restart, flaky
 //! generators and stores, shards, an OpenAI-compatible server, and a real IPFS node.
 
-use crate::common::{TestChain, ether};
+use crate::common::{Run, TestChain, ether};
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
@@ -106,6 +106,33 @@ fn local() -> Arc<dyn Generator> {
     )
 }
 
+/// Runs `genim provide --once` for `nft` as the provider account, with its state in `state/`
+/// of the chain's folder, reading from block 0, plus `extra` flags and `envs`.
+async fn provide_once(
+    chain: &TestChain,
+    nft: Address,
+    store: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> Run {
+    let (nft, key) = (nft.to_string(), chain.key(PROVIDER));
+    let mut args = vec![
+        "provide",
+        "--once",
+        "--nft",
+        &nft,
+        "--store",
+        store,
+        "--state-dir",
+        "state",
+    ];
+    args.extend(["--from-block", "0"]);
+    args.extend_from_slice(extra);
+    let mut all = vec![("GENIM_PRIVATE_KEY", key.as_str())];
+    all.extend_from_slice(envs);
+    chain.genim(&args, &all).await
+}
+
 /// `ImageDelivered` events of `nft`, per token.
 async fn deliveries(chain: &TestChain, nft: Address) -> HashMap<U256, Vec<(Address, B256)>> {
     let filter = Filter::new()
@@ -167,25 +194,8 @@ async fn assert_delivered_once(chain: &TestChain, nft: Address, ids: &[U256], st
 #[tokio::test]
 async fn provide_once_delivers_and_pays() {
     let (chain, nft, ids) = setup(3).await;
-    let nft_text = nft.to_string();
     let key = chain.key(PROVIDER);
-    let run = chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft_text,
-                "--store",
-                "dir:store",
-                "--state-dir",
-                "state",
-                "--from-block",
-                "0",
-                "--json",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key)],
-        )
+    let run = provide_once(&chain, nft, "dir:store", &["--json"], &[])
         .await
         .ok();
     run.assert_hides(&key);
@@ -204,21 +214,7 @@ async fn provide_once_delivers_and_pays() {
     assert_eq!(chain.balance(nft).await, fees);
 
     // A second run finds nothing to do.
-    let again = chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft_text,
-                "--store",
-                "dir:store",
-                "--state-dir",
-                "state",
-                "--json",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key)],
-        )
+    let again = provide_once(&chain, nft, "dir:store", &["--json"], &[])
         .await
         .ok();
     assert_eq!(again.json()["delivered"], 0);
@@ -280,21 +276,7 @@ async fn sigkill_then_restart_delivers_every_token_exactly_once() {
                 .await,
         );
     }
-    let run = chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft_text,
-                "--store",
-                "dir:store",
-                "--state-dir",
-                "state",
-                "--json",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key)],
-        )
+    let run = provide_once(&chain, nft, "dir:store", &["--json"], &[])
         .await
         .ok();
     assert_eq!(run.json()["failed"], 0);
@@ -576,27 +558,15 @@ async fn store_outage_is_retried() {
 async fn store_down_stops_the_run_and_loses_nothing() {
     let (chain, nft, ids) = setup(2).await;
     let key = chain.key(PROVIDER);
-    let nft_text = nft.to_string();
     // Nothing listens on port 9 (discard): every put fails, the run stops with one line.
-    let run = chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft_text,
-                "--store",
-                "ipfs:http://127.0.0.1:9",
-                "--state-dir",
-                "state",
-                "--from-block",
-                "0",
-                "--attempts",
-                "2",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key)],
-        )
-        .await;
+    let run = provide_once(
+        &chain,
+        nft,
+        "ipfs:http://127.0.0.1:9",
+        &["--attempts", "2"],
+        &[],
+    )
+    .await;
     assert_eq!(run.code, Some(1), "{run:?}");
     let last = run.stderr.lines().last().unwrap_or_default();
     assert!(
@@ -614,22 +584,7 @@ async fn store_down_stops_the_run_and_loses_nothing() {
         );
     }
     // The checkpoint did not move past them: a run with a working store delivers them.
-    chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft_text,
-                "--store",
-                "dir:store",
-                "--state-dir",
-                "state",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key)],
-        )
-        .await
-        .ok();
+    provide_once(&chain, nft, "dir:store", &[], &[]).await.ok();
     assert_delivered_once(&chain, nft, &ids, &chain.dir().join("store")).await;
 }
 
@@ -785,34 +740,26 @@ async fn openai_generator_end_to_end() {
     let (url, seen) = openai_server(png.to_vec()).await;
     let key = chain.key(PROVIDER);
     let api_key = "sk-test-do-not-print-0123456789";
-    let run = chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft.to_string(),
-                "--generator",
-                "openai",
-                "--generator-url",
-                &url,
-                "--model",
-                "test-model",
-                "--size",
-                "32x32",
-                "--store",
-                "dir:store",
-                "--state-dir",
-                "state",
-                "--from-block",
-                "0",
-                "--json",
-                "-vv",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key), ("OPENAI_API_KEY", api_key)],
-        )
-        .await
-        .ok();
+    let run = provide_once(
+        &chain,
+        nft,
+        "dir:store",
+        &[
+            "--generator",
+            "openai",
+            "--generator-url",
+            &url,
+            "--model",
+            "test-model",
+            "--size",
+            "32x32",
+            "--json",
+            "-vv",
+        ],
+        &[("OPENAI_API_KEY", api_key)],
+    )
+    .await
+    .ok();
     run.assert_hides(api_key);
     run.assert_hides(&key);
     assert_eq!(run.json()["delivered"], 2);
@@ -854,26 +801,8 @@ async fn ipfs_store_end_to_end() {
         return;
     };
     let (chain, nft, ids) = setup(2).await;
-    let key = chain.key(PROVIDER);
     let store = format!("ipfs:{}", api.as_str().trim_end_matches('/'));
-    chain
-        .genim(
-            &[
-                "provide",
-                "--once",
-                "--nft",
-                &nft.to_string(),
-                "--store",
-                &store,
-                "--state-dir",
-                "state",
-                "--from-block",
-                "0",
-            ],
-            &[("GENIM_PRIVATE_KEY", &key)],
-        )
-        .await
-        .ok();
+    provide_once(&chain, nft, &store, &[], &[]).await.ok();
     let ipfs = StoreSpec::Ipfs(api.clone()).open().unwrap();
     let contract = GenImNFT::new(nft, chain.root());
     for id in &ids {
