@@ -23,13 +23,17 @@ use genim::{
 use std::{
     collections::HashMap,
     path::Path,
+    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicU32, Ordering},
     },
     time::Duration,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    process::Child,
+};
 
 const PRICE: &str = "0.00003";
 /// Anvil account that deploys with the provider authorized: 1 (and 2 for a second provider).
@@ -133,6 +137,40 @@ async fn provide_once(
     chain.genim(&args, &all).await
 }
 
+/// Starts a long-running `genim provide` for `nft` as the provider account (state and store in
+/// the chain's folder, reading from block 0) with `extra` flags; `capture` pipes its output.
+fn spawn_provider(chain: &TestChain, nft: Address, extra: &[&str], capture: bool) -> Child {
+    let nft = nft.to_string();
+    let mut args = vec![
+        "provide",
+        "--nft",
+        &nft,
+        "--store",
+        "dir:store",
+        "--state-dir",
+        "state",
+    ];
+    args.extend(["--from-block", "0"]);
+    args.extend_from_slice(extra);
+    let out = || {
+        if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_genim"))
+        .args(args)
+        .current_dir(chain.dir())
+        .env("ETH_RPC_URL", chain.rpc_url())
+        .env("GENIM_PRIVATE_KEY", chain.key(PROVIDER))
+        .stdout(out())
+        .stderr(out())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("genim provide starts")
+}
+
 /// `ImageDelivered` events of `nft`, per token.
 async fn deliveries(chain: &TestChain, nft: Address) -> HashMap<U256, Vec<(Address, B256)>> {
     let filter = Filter::new()
@@ -223,34 +261,19 @@ async fn provide_once_delivers_and_pays() {
 #[tokio::test]
 async fn sigkill_then_restart_delivers_every_token_exactly_once() {
     let (chain, nft, mut ids) = setup(12).await;
-    let nft_text = nft.to_string();
-    let key = chain.key(PROVIDER);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_genim"))
-        .args([
-            "provide",
-            "--nft",
-            &nft_text,
-            "--store",
-            "dir:store",
-            "--state-dir",
-            "state",
-            "--from-block",
-            "0",
+    let mut child = spawn_provider(
+        &chain,
+        nft,
+        &[
             "--concurrency",
             "1",
             "--batch-max",
             "2",
             "--batch-wait",
             "200",
-        ])
-        .current_dir(chain.dir())
-        .env("ETH_RPC_URL", chain.rpc_url())
-        .env("GENIM_PRIVATE_KEY", &key)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        ],
+        false,
+    );
     // Kill it as soon as some, but not all, tokens are delivered.
     let started = std::time::Instant::now();
     loop {
@@ -286,28 +309,7 @@ async fn sigkill_then_restart_delivers_every_token_exactly_once() {
 #[tokio::test]
 async fn sigterm_finishes_in_flight_work_and_saves_the_checkpoint() {
     let (chain, nft, ids) = setup(3).await;
-    let nft_text = nft.to_string();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_genim"))
-        .args([
-            "provide",
-            "--nft",
-            &nft_text,
-            "--store",
-            "dir:store",
-            "--state-dir",
-            "state",
-            "--from-block",
-            "0",
-            "--json",
-        ])
-        .current_dir(chain.dir())
-        .env("ETH_RPC_URL", chain.rpc_url())
-        .env("GENIM_PRIVATE_KEY", chain.key(PROVIDER))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_provider(&chain, nft, &["--json"], true);
     let started = std::time::Instant::now();
     while deliveries(&chain, nft).await.len() < ids.len() {
         assert!(
