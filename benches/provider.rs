@@ -18,9 +18,10 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use genim::{
-    chain::{self, Connection, DeployParams},
-    config::Config,
+    bindings::gen_im_nft::GenImNFT,
+    chain::{self, ConnectOptions, Connection},
     generate::{LocalGenerator, Size},
+    nft::deploy::{self, DeployParams},
     provide::{ImageProvider, ProvideOptions, Report},
     store::StoreSpec,
 };
@@ -72,8 +73,9 @@ async fn main() -> eyre::Result<()> {
         Connection::open(
             url.clone(),
             Some(keys[i].clone()),
-            Duration::from_secs(60),
-            Config::default(),
+            ConnectOptions {
+                tx_timeout: Some(Duration::from_secs(60)),
+            },
         )
     };
     let owner = open(0).await?;
@@ -226,7 +228,7 @@ async fn deploy(owner: &Connection, provider: Address) -> eyre::Result<Address> 
         delivery_window: 86_400,
         providers: vec![provider],
     };
-    Ok(chain::deploy(owner, &params).await?.nft)
+    Ok(deploy::deploy(owner, &params).await?.nft)
 }
 
 /// Mints TOKENS tokens, MINTERS accounts in parallel. With `mined_at`, records for each token
@@ -237,7 +239,10 @@ async fn mint_all(
     mined_at: Option<Arc<Mutex<HashMap<u64, Instant>>>>,
     pace: Option<Duration>,
 ) -> eyre::Result<()> {
-    let price = minters[0].nft(nft).price().call().await?;
+    let price = GenImNFT::new(nft, minters[0].provider.clone())
+        .price()
+        .call()
+        .await?;
     let mut tasks = tokio::task::JoinSet::new();
     for (m, conn) in minters.iter().enumerate() {
         let (conn, mined_at) = (conn.clone(), mined_at.clone());
@@ -250,7 +255,7 @@ async fn mint_all(
                 if let Some(tick) = tick.as_mut() {
                     tick.tick().await;
                 }
-                let contract = conn.nft(nft);
+                let contract = GenImNFT::new(nft, conn.provider.clone());
                 let tx = contract
                     .mint(format!("benchmark prompt {m}-{i}"))
                     .value(price)

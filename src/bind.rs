@@ -189,11 +189,17 @@ pub fn render_module(contract: &CompiledContract) -> String {
     );
     out.push('\n');
     out.push_str("alloy::sol! {\n");
-    match &contract.bytecode {
-        Some(code) => {
+    match (&contract.bytecode, &contract.deployed_bytecode) {
+        (Some(code), Some(deployed)) => {
+            let _ = writeln!(
+                out,
+                "    #[sol(rpc, bytecode = \"{code}\", deployed_bytecode = \"{deployed}\")]"
+            );
+        }
+        (Some(code), None) => {
             let _ = writeln!(out, "    #[sol(rpc, bytecode = \"{code}\")]");
         }
-        None => out.push_str("    #[sol(rpc)]\n"),
+        _ => out.push_str("    #[sol(rpc)]\n"),
     }
     out.push_str("    #[derive(Debug)]\n");
     let _ = writeln!(out, "    contract {} {{", name.replace('$', "_"));
@@ -205,6 +211,22 @@ pub fn render_module(contract: &CompiledContract) -> String {
         }
     }
     out.push_str("}\n");
+    if contract.deployed_bytecode.is_some() {
+        out.push_str(
+            "\n/// `(start, length)` ranges of `DEPLOYED_BYTECODE` that the constructor fills with\n\
+             /// immutables; the rest is the same in every deployment.\n",
+        );
+        let ranges: Vec<String> = contract
+            .immutables
+            .iter()
+            .map(|(start, len)| format!("({start}, {len})"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "pub const IMMUTABLE_RANGES: &[(usize, usize)] = &[{}];",
+            ranges.join(", ")
+        );
+    }
     out
 }
 
@@ -401,6 +423,8 @@ mod tests {
             abi: JsonAbi::parse(abi.iter().copied()).unwrap(),
             bytecode: code.map(|c| c.to_vec().into()),
             unlinked: false,
+            deployed_bytecode: None,
+            immutables: Vec::new(),
         }
     }
 

@@ -23,11 +23,13 @@ pub const DEFAULT_FILE: &str = "genim.toml";
 /// Keys refused in the file because they hold secrets.
 const SECRET_KEYS: &[&str] = &[
     "private_key",
+    "privatekey",
     "mnemonic",
-    "keystore_password",
     "password",
     "secret",
     "api_key",
+    "apikey",
+    "seed",
 ];
 
 /// Errors reading `genim.toml`; each names the file.
@@ -80,21 +82,34 @@ pub struct Config {
 impl Config {
     /// Loads `explicit` (which must exist), or `./genim.toml` when present, or nothing.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
-        let path = match explicit {
-            Some(path) => path.to_path_buf(),
+        match explicit {
+            Some(path) => Self::load_file(path),
             None => {
-                let path = PathBuf::from(DEFAULT_FILE);
-                if !path.is_file() {
-                    return Ok(Self::default());
+                let path = Path::new(DEFAULT_FILE);
+                if path.is_file() {
+                    Self::load_file(path)
+                } else {
+                    Ok(Self::default())
                 }
-                path
             }
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
+        }
+    }
+
+    /// Loads `<dir>/genim.toml` when present, else an empty config.
+    pub fn load_from(dir: &Path) -> Result<Self, ConfigError> {
+        let path = dir.join(DEFAULT_FILE);
+        if !path.is_file() {
+            return Ok(Self::default());
+        }
+        Self::load_file(&path)
+    }
+
+    fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, &path)
+        Self::parse(&text, path)
     }
 
     /// Parses the text of a config file; `path` is only used in errors.
@@ -104,10 +119,10 @@ impl Config {
             message: one_line(&err),
         })?;
         // Checked before typing the values, so a secret never appears in a type error.
-        if let Some(key) = table.keys().find(|key| SECRET_KEYS.contains(&key.as_str())) {
+        if let Some(key) = find_secret(&table) {
             return Err(ConfigError::Secret {
                 path: path.into(),
-                key: key.clone(),
+                key,
             });
         }
         let mut config: Self = table.try_into().map_err(|err| ConfigError::Parse {
@@ -129,6 +144,23 @@ impl Config {
             .clone()
             .unwrap_or_else(|| PathBuf::from("deployments"))
     }
+}
+
+/// The first key, at any depth, that names a secret: compared without case, `-` as `_`, and
+/// as a part of a longer name (`Private_Key`, `provide.openai-api-key`).
+fn find_secret(table: &toml::Table) -> Option<String> {
+    for (key, value) in table {
+        let normalized = key.to_ascii_lowercase().replace('-', "_");
+        if SECRET_KEYS.iter().any(|secret| normalized.contains(secret)) {
+            return Some(key.clone());
+        }
+        if let Some(inner) = value.as_table()
+            && let Some(found) = find_secret(inner)
+        {
+            return Some(format!("{key}.{found}"));
+        }
+    }
+    None
 }
 
 /// TOML errors span several lines with a source excerpt; keep the first line only.
@@ -166,8 +198,32 @@ mod tests {
     }
 
     #[test]
-    fn missing_default_file_is_empty() {
-        let config = Config::load(None).unwrap();
-        assert!(config.rpc_url.is_none() || config.path.is_some());
+    fn refuses_secrets_in_any_case_and_depth() {
+        for text in [
+            "Private_Key = \"0xdeadbeef\"\n",
+            "PRIVATE-KEY = \"0xdeadbeef\"\n",
+            "[provide]\nopenai_api_key = \"sk-deadbeef\"\n",
+            "keystore_password = \"deadbeef\"\n",
+        ] {
+            let err = Config::parse(text, Path::new("genim.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("is not allowed in a file"), "{text}: {err}");
+            assert!(!err.contains("deadbeef"), "{err}");
+        }
+        let ok = Config::parse("keystore = \"k.json\"\n", Path::new("genim.toml")).unwrap();
+        assert_eq!(ok.keystore.as_deref(), Some(Path::new("k.json")));
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_and_no_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(Some(&dir.path().join("nope.toml"))).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot read config file"),
+            "{err}"
+        );
+        let config = Config::load_from(dir.path()).unwrap();
+        assert!(config.path.is_none() && config.rpc_url.is_none());
     }
 }

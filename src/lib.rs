@@ -1,20 +1,34 @@
 //! genim: paid AI image generation on Ethereum L2s.
 //!
-//! The library holds the logic (compiling, bindings, chain access, image generation, storage,
-//! the provider loop); `cmd` only wires it to the command line.
+//! The library holds the logic; `cmd` only wires it to the command line. Where things live:
+//!
+//! - [`chain`]: the one connection to a chain, sending and following transactions, errors.
+//! - [`nft`]: operations on the escrow NFT contracts (deploy, mint, status, refund, fees...).
+//! - [`split`]: revenue splitters.
+//! - [`generate`], [`store`], [`metadata`], [`cid`]: images, where they are kept, their
+//!   ERC-721 metadata and IPFS CIDs.
+//! - [`provide`]: the provider loop (`genim provide`).
+//! - [`toolchain`], [`bind`]: compiling contracts and generating bindings.
+//! - [`amount`], [`time`], [`parse`], [`wallet`], [`config`], [`http`], [`fsutil`],
+//!   [`logging`]: shared building blocks.
 
+pub mod amount;
 pub mod bind;
 pub mod bindings;
 pub mod chain;
 pub mod cid;
 pub mod cmd;
 pub mod config;
+pub mod fsutil;
 pub mod generate;
+pub mod http;
 pub mod logging;
 pub mod metadata;
-pub mod opts;
+pub mod nft;
+pub mod parse;
 pub mod provide;
-pub mod revert;
+pub mod split;
 pub mod store;
+pub mod time;
 pub mod toolchain;
-pub mod units;
+pub mod wallet;

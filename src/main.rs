@@ -1,18 +1,22 @@
 //! The `genim` command-line tool. All logic lives in the library; this only runs it.
 
-use clap::Parser;
-use std::process::ExitCode;
+use clap::{Parser, error::ErrorKind};
+use std::{error::Error as _, process::ExitCode};
 
 fn main() -> ExitCode {
-    // Die quietly on a closed pipe (`genim status 1 | head -1`) like other CLI tools, instead
-    // of panicking in println!.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-    let cli = genim::cmd::Cli::parse();
-    genim::logging::init(cli.verbosity());
+    // Rust ignores SIGPIPE, so a closed socket is an error like any other; a closed stdout
+    // ends genim quietly through `genim::cmd::print`.
+    let cli = match genim::cmd::Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value our parsers refused: their message is the one line (`invalid address ...`).
+        Err(err) if err.kind() == ErrorKind::ValueValidation && err.source().is_some() => {
+            let reason = err.source().map(ToString::to_string).unwrap_or_default();
+            eprintln!("error: {reason}");
+            return ExitCode::FAILURE;
+        }
+        Err(err) => err.exit(),
+    };
+    genim::logging::init(cli.verbose, cli.default_log_level());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

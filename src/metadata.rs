@@ -176,7 +176,7 @@ pub fn now_iso8601() -> String {
 /// Unix seconds as ISO-8601 UTC (`1970-01-01T00:00:00Z`), e.g. from a block timestamp.
 pub fn format_iso8601(unix_secs: u64) -> String {
     let (days, rem) = (unix_secs / 86_400, unix_secs % 86_400);
-    let (year, month, day) = crate::units::civil_from_days(days as i64);
+    let (year, month, day) = crate::time::civil_from_days(days as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

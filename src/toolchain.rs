@@ -625,6 +625,11 @@ pub struct CompiledContract {
     pub bytecode: Option<Bytes>,
     /// Whether the bytecode has unlinked library placeholders (then `bytecode` is `None`).
     pub unlinked: bool,
+    /// Runtime bytecode (what a deployment holds), `None` when `bytecode` is.
+    pub deployed_bytecode: Option<Bytes>,
+    /// `(start, length)` ranges of the runtime bytecode that the constructor fills with
+    /// immutables, sorted: everything else is the same in every deployment.
+    pub immutables: Vec<(usize, usize)>,
 }
 
 /// What a build did.
@@ -730,6 +735,20 @@ pub fn build_with(
                 Some(BytecodeObject::Unlinked(_)) => (None, true),
                 _ => (None, false),
             };
+            let deployed = artifact.deployed_bytecode.as_ref();
+            let deployed_bytecode = match deployed
+                .and_then(|d| d.bytecode.as_ref())
+                .map(|b| &b.object)
+            {
+                Some(BytecodeObject::Bytecode(code)) if bytecode.is_some() => Some(code.clone()),
+                _ => None,
+            };
+            let mut immutables: Vec<(usize, usize)> = deployed
+                .iter()
+                .flat_map(|d| d.immutable_references.values().flatten())
+                .map(|o| (o.start as usize, o.length as usize))
+                .collect();
+            immutables.sort_unstable();
             CompiledContract {
                 name: id.name.clone(),
                 source: relative(root, &id.source),
@@ -737,6 +756,8 @@ pub fn build_with(
                 abi: artifact.abi.clone().unwrap_or_default(),
                 bytecode,
                 unlinked,
+                deployed_bytecode,
+                immutables,
             }
         })
         .collect();

@@ -1,12 +1,16 @@
 //! `genim demo`: the whole system on one machine, in one command.
 
 use crate::{
-    chain::{self, Connection, DeployParams},
-    config::Config,
+    amount::format_eth,
+    chain::{ConnectOptions, Connection},
     generate::{self, GeneratorConfig, GeneratorKind},
+    nft::{
+        Nft,
+        deploy::{self, DeployParams},
+        mint::{self, MintRequest},
+    },
     provide::{ImageProvider, ProvideOptions, Report},
     store::StoreSpec,
-    units::format_eth,
 };
 use alloy::{
     node_bindings::Anvil,
@@ -76,8 +80,9 @@ impl DemoArgs {
             Connection::open(
                 url.clone(),
                 Some(signer(i)),
-                Duration::from_secs(30),
-                Config::default(),
+                ConnectOptions {
+                    tx_timeout: Some(Duration::from_secs(30)),
+                },
             )
         };
         let owner = open(0).await?;
@@ -93,19 +98,21 @@ impl DemoArgs {
             delivery_window: 86_400,
             providers: vec![provider],
         };
-        let deployment = chain::deploy(&owner, &params)
-            .await
-            .wrap_err("deploying GenImNFT")?;
-        let nft = deployment.nft;
+        let deployment = deploy::deploy(&owner, &params).await?;
+        let nft = Nft::open(&owner, deployment.nft).await?;
         eprintln!(
-            "deployed GenImNFT at {nft} (chain {}), provider {provider}",
-            owner.chain_id
+            "deployed GenImNFT at {} (chain {}), provider {provider}",
+            nft.address, owner.chain_id
         );
 
         let images = usize::from(self.images);
         for (i, prompt) in PROMPTS.iter().take(images).enumerate() {
             let user = open(2 + i).await?;
-            let token = chain::mint(&user, nft, prompt, None).await?;
+            let request = MintRequest {
+                prompt: (*prompt).into(),
+                ..MintRequest::default()
+            };
+            let token = mint::mint(&user, &nft, &request).await?;
             eprintln!(
                 "user {} minted token {} for {}: {prompt:?}",
                 signer(2 + i).address(),
@@ -124,7 +131,7 @@ impl DemoArgs {
         let store = StoreSpec::Dir(store_dir.clone()).open()?;
         let generator = generate::from_config(&GeneratorConfig::new(GeneratorKind::Local))?;
         let opts = ProvideOptions {
-            nfts: vec![nft],
+            nfts: vec![nft.address],
             state_dir,
             from_block: Some(deployment.block),
             poll_interval: Duration::from_millis(100),
@@ -161,7 +168,7 @@ impl DemoArgs {
         waited.map_err(|_| eyre!("not every image was delivered within 120 s"))??;
 
         deliveries.sort_by_key(|d| d.token_id);
-        let nft_contract = owner.nft(nft);
+        let nft_contract = nft.contract(&owner);
         println!("| token | prompt | metadata CID (tokenURI) | payout | gas |");
         println!("|---:|---|---|---:|---:|");
         for d in &deliveries {

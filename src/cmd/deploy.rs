@@ -1,12 +1,20 @@
 //! `genim deploy`: deploy GenImNFT (optionally with a fee Splitter), authorize providers, and
 //! record it in `deployments/<chain-id>.json`.
 
-use crate::{
-    chain::{self, DeployParams, Deployment, FeeRecipient},
-    opts::{RpcOpts, WalletOpts, parse_address},
-    units::{format_duration, format_eth, parse_amount},
+use super::{
+    opts::{RpcOpts, WalletOpts, parse_address, parse_eth},
+    print, print_json,
 };
-use alloy::primitives::B256;
+use crate::{
+    amount::format_eth,
+    nft::{
+        deploy::{self, DeployParams, FeeRecipient},
+        deployment::Deployment,
+    },
+    split,
+    time::format_duration,
+};
+use alloy::primitives::{Address, B256, U256};
 use std::path::PathBuf;
 
 /// Arguments of `genim deploy`.
@@ -26,37 +34,37 @@ use std::path::PathBuf;
       --price 0.0001ether --provider 0x...")]
 pub struct DeployArgs {
     /// Price of one mint: 0.00003ether, 30000gwei or plain wei.
-    #[arg(long, value_name = "AMOUNT")]
-    pub price: String,
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_eth)]
+    pub price: U256,
 
     /// Image provider to authorize; repeat for several.
-    #[arg(long = "provider", value_name = "ADDRESS", required = true)]
-    pub providers: Vec<String>,
+    #[arg(long = "provider", value_name = "ADDRESS", required = true, value_parser = parse_address)]
+    pub providers: Vec<Address>,
 
     /// Fee kept from each delivered escrow, in basis points (500 = 5%).
     #[arg(long, value_name = "BPS", default_value_t = 500)]
     pub fee_bps: u16,
 
     /// Where fees go [default: the deployer]
-    #[arg(long, value_name = "ADDRESS", conflicts_with = "split")]
-    pub fee_recipient: Option<String>,
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "split", value_parser = parse_address)]
+    pub fee_recipient: Option<Address>,
 
-    /// Send fees to a new Splitter clone shared as ADDRESS:SHARE,... (e.g. 0xA..:85,0xB..:15).
+    /// Send fees to a Splitter clone shared as ADDRESS:SHARE,... (e.g. 0xA..:85,0xB..:15).
     #[arg(long, value_name = "ADDRESS:SHARE,...")]
     pub split: Option<String>,
 
-    /// SplitterFactory to create the --split clone with [default: the recorded one, else a
-    /// new one]
-    #[arg(long, value_name = "ADDRESS", requires = "split")]
-    pub splitter_factory: Option<String>,
+    /// SplitterFactory to create the --split clone with [default: genim's, at the same address
+    /// on every chain; deployed once per chain when missing]
+    #[arg(long, value_name = "ADDRESS", requires = "split", value_parser = parse_address)]
+    pub splitter_factory: Option<Address>,
 
     /// Seconds a provider has to deliver before the minter may refund (1 to 31536000).
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
     pub delivery_window: u64,
 
     /// Contract owner, who manages providers and the price [default: the deployer]
-    #[arg(long, value_name = "ADDRESS")]
-    pub owner: Option<String>,
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_address)]
+    pub owner: Option<Address>,
 
     /// Folder for the deployment record [default: deployments]
     #[arg(long, env = "GENIM_DEPLOYMENTS", value_name = "DIR")]
@@ -77,112 +85,94 @@ impl DeployArgs {
     /// Deploys, records and prints the addresses.
     pub async fn run(self) -> eyre::Result<()> {
         // Everything the user typed is checked before touching the network.
-        let price = parse_amount(&self.price)?;
-        let providers = self
-            .providers
-            .iter()
-            .map(|text| parse_address(text))
-            .collect::<eyre::Result<Vec<_>>>()?;
-        let owner = self.owner.as_deref().map(parse_address).transpose()?;
-        let split = self.split.as_deref().map(chain::parse_split).transpose()?;
-        let fee_recipient = self
-            .fee_recipient
-            .as_deref()
-            .map(parse_address)
-            .transpose()?;
-        let explicit_factory = self
-            .splitter_factory
-            .as_deref()
-            .map(parse_address)
-            .transpose()?;
-
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
+        let split = self.split.as_deref().map(split::parse_split).transpose()?;
+        let (conn, config) = self.rpc.connect(Some(&self.wallet)).await?;
         let deployer = conn.signer()?;
         let dir = self
             .deployments
             .clone()
-            .unwrap_or_else(|| conn.config.deployments_dir());
+            .unwrap_or_else(|| config.deployments_dir());
+        // Before anything is deployed: the record must be writable, or the addresses are lost.
+        Deployment::check_writable(&dir, conn.chain_id)?;
         let previous = Deployment::load(&dir, conn.chain_id)?;
-
-        let fee_recipient = match (split, fee_recipient) {
-            (Some(shares), _) => {
-                // A recorded factory is reused when it is still there (a restarted anvil loses it).
-                let recorded = previous.as_ref().and_then(|record| record.splitter_factory);
-                let factory = match (explicit_factory, recorded) {
-                    (Some(factory), _) => Some(factory),
-                    (None, Some(factory)) if conn.ensure_contract(factory).await.is_ok() => {
-                        Some(factory)
-                    }
-                    _ => None,
-                };
-                // Salt zero: the clone's address follows from the split alone, so the same split
-                // is found again instead of created twice (a split never changes).
-                Some(FeeRecipient::Split {
-                    shares,
-                    salt: B256::ZERO,
-                    factory,
-                })
-            }
+        let fee_recipient = match (split, self.fee_recipient) {
+            // Salt zero: the clone's address follows from the split alone, so the same split is
+            // found again instead of created twice (a split never changes).
+            (Some(shares), _) => Some(FeeRecipient::Split {
+                shares,
+                salt: B256::ZERO,
+                factory: self.splitter_factory,
+            }),
             (None, Some(address)) => Some(FeeRecipient::Address(address)),
             (None, None) => None,
         };
         let params = DeployParams {
-            owner,
-            price,
+            owner: self.owner,
+            price: self.price,
             fee_bps: self.fee_bps,
             fee_recipient,
             delivery_window: self.delivery_window,
-            providers,
+            providers: self.providers.clone(),
         };
         eprintln!(
             "deploying GenImNFT on chain {} from {deployer}: price {}, fee {} bps, delivery window {}",
             conn.chain_id,
-            format_eth(price),
+            format_eth(self.price),
             self.fee_bps,
             format_duration(self.delivery_window)
         );
-        let record = chain::deploy(&conn, &params).await?;
+        let record = deploy::deploy(&conn, &params).await?;
         if let Some(previous) = previous.filter(|previous| previous.nft != record.nft) {
             eprintln!(
                 "replacing the record of the earlier GenImNFT {}",
                 previous.nft
             );
         }
-        let path = record.save(&dir)?;
-
+        let path = record.save(&dir).map_err(|err| {
+            eyre::eyre!(
+                "deployed GenImNFT {} (tx {}), but {err}; pass --nft {} to the other commands",
+                record.nft,
+                record.tx.nft,
+                record.nft
+            )
+        })?;
         if self.json {
-            let out = serde_json::json!({
+            print_json(&serde_json::json!({
                 "chainId": record.chain_id,
                 "nft": record.nft,
                 "splitter": record.splitter,
                 "tx": record.tx.nft,
-            });
-            println!("{out}");
+            }));
             return Ok(());
         }
-        println!("GenImNFT         {}", record.nft);
+        print(format_args!("GenImNFT         {}", record.nft));
         if let (Some(splitter), Some(factory)) = (record.splitter, record.splitter_factory) {
-            let shares = record.split.iter().flatten();
-            let shares: Vec<String> = shares
+            let shares: Vec<String> = record
+                .split
+                .iter()
+                .flatten()
                 .map(|share| format!("{} {}", share.account, share.share))
                 .collect();
-            println!(
+            print(format_args!(
                 "Splitter         {splitter} (fee recipient: {})",
                 shares.join(", ")
-            );
-            println!("SplitterFactory  {factory}");
+            ));
+            print(format_args!("SplitterFactory  {factory}"));
         } else {
-            println!("fee recipient    {}", record.constructor_args.fee_recipient);
+            print(format_args!(
+                "fee recipient    {}",
+                record.constructor_args.fee_recipient
+            ));
         }
         for provider in &record.providers {
-            println!("provider         {provider}");
+            print(format_args!("provider         {provider}"));
         }
-        println!("transaction      {}", record.tx.nft);
-        println!(
+        print(format_args!("transaction      {}", record.tx.nft));
+        print(format_args!(
             "block            {} on chain {}",
             record.block, record.chain_id
-        );
-        println!("record           {}", path.display());
+        ));
+        print(format_args!("record           {}", path.display()));
         Ok(())
     }
 }

@@ -1,93 +1,62 @@
-//! `genim fees`: send the accrued fees to the fee recipient.
+//! `genim fees`: send the fees accrued by deliveries to the fee recipient.
 
-use crate::{
-    bindings::gen_im_nft::GenImNFT,
-    chain,
-    opts::{ContractOpts, RpcOpts, WalletOpts},
-    units::format_eth,
+use super::{
+    opts::{ReadOpts, WalletOpts},
+    print, print_json,
 };
+use crate::nft::{Nft, manage};
 
 /// Arguments of `genim fees`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
-  # Anyone may trigger it; the fees always go to the fee recipient:
-  genim fees
-  genim fees --show            # only print what has accrued
-  genim fees --nft 0x5FbDB2315678afecb367f032d93F642f64180aa3 --json")]
+  genim fees                        # anyone may send them; the recipient is fixed by the owner
+  genim fees --show --json")]
 pub struct FeesArgs {
     /// Only show the accrued fees and their recipient; send nothing.
     #[arg(long)]
     pub show: bool,
 
-    /// Print the result as JSON: {"amount","recipient","tx"}.
+    /// Print the result as JSON: {"amount","recipient","tx"} ("tx" is null when nothing was
+    /// sent).
     #[arg(long)]
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
+    pub opts: ReadOpts,
 
     #[command(flatten)]
     pub wallet: WalletOpts,
 }
 
 impl FeesArgs {
-    /// Sends `withdrawFees()` (or with `--show` reads `accruedFees()`).
+    /// Sends `withdrawFees()` when fees accrued (or with `--show` reads `accruedFees()`).
     pub async fn run(self) -> eyre::Result<()> {
         let wallet = (!self.show).then_some(&self.wallet);
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, wallet).await?;
+        let (conn, config) = self.opts.rpc.connect(wallet).await?;
         if !self.show {
             conn.signer()?;
         }
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let contract = conn.nft(nft);
-        let accrued = contract
-            .accruedFees()
-            .call()
-            .await
-            .map_err(|err| conn.call_error(err))?;
-        let recipient = contract
-            .feeRecipient()
-            .call()
-            .await
-            .map_err(|err| conn.call_error(err))?;
-        if self.show {
-            if self.json {
-                let out = serde_json::json!({
-                    "amount": accrued.to_string(),
-                    "recipient": recipient,
-                    "tx": null,
-                });
-                println!("{out}");
-            } else {
-                println!("{} accrued for {recipient}", format_eth(accrued));
-            }
+        let nft = Nft::resolve(&conn, &self.opts.contract.source(&config)?).await?;
+        let fees = if self.show {
+            manage::accrued_fees(&conn, &nft).await?
+        } else {
+            manage::withdraw_fees(&conn, &nft).await?
+        };
+        if self.json {
+            print_json(&fees);
             return Ok(());
         }
-        eyre::ensure!(!accrued.is_zero(), "no fees to withdraw on GenImNFT {nft}");
-        let receipt = conn
-            .send(contract.withdrawFees().into_transaction_request())
-            .await?;
-        let event = chain::receipt_event::<GenImNFT::FeesWithdrawn>(&receipt, nft);
-        let (amount, recipient) = event
-            .map(|event| (event.amount, event.recipient))
-            .unwrap_or((accrued, recipient));
-        if self.json {
-            let out = serde_json::json!({
-                "amount": amount.to_string(),
-                "recipient": recipient,
-                "tx": receipt.transaction_hash,
-            });
-            println!("{out}");
-        } else {
-            println!(
-                "sent {} of fees to {recipient} (tx {})",
-                format_eth(amount),
-                receipt.transaction_hash
-            );
+        let amount = nft.format(fees.amount);
+        match (self.show, fees.tx) {
+            (true, _) => print(format_args!("{amount} accrued for {}", fees.recipient)),
+            (false, Some(tx)) => print(format_args!(
+                "sent {amount} of fees to {} (tx {tx})",
+                fees.recipient
+            )),
+            (false, None) => print(format_args!(
+                "no fees to withdraw on {}: nothing was sent",
+                nft.address
+            )),
         }
         Ok(())
     }

@@ -1,11 +1,19 @@
 //! `genim mint`: pay the price, mint a token for a prompt, and optionally follow it until a
 //! provider delivers its image.
 
-use crate::{
-    chain::{self, FollowOptions, FollowOutcome, TokenStatus},
-    opts::{ContractOpts, RpcOpts, WalletOpts},
-    units::{format_eth, format_utc, json_id, parse_amount},
+use super::{
+    opts::{SendOpts, parse_eth},
+    print, print_json,
 };
+use crate::{
+    http::redact_url_str,
+    nft::{
+        mint::{self, MintRequest},
+        token::{self, FollowOptions, FollowOutcome, TokenStatus},
+    },
+    time::format_utc,
+};
+use alloy::primitives::U256;
 use eyre::WrapErr;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::{io::IsTerminal, time::Duration};
@@ -20,8 +28,8 @@ use std::{io::IsTerminal, time::Duration};
   # Follow it until delivered and fetch the metadata from a local IPFS gateway:
   genim mint --prompt 'a red fox' --wait --ipfs-gateway http://127.0.0.1:8080
 
-  # Refuse to pay more than agreed if the owner changed the price meanwhile:
-  genim mint --prompt 'a red fox' --value 0.00003ether")]
+  # Refuse to pay more than you expect if the owner raised the price:
+  genim mint --prompt 'a red fox' --max-price 0.00003ether")]
 pub struct MintArgs {
     /// What to draw: 1 to 1000 bytes of text.
     #[arg(long, value_name = "TEXT")]
@@ -29,8 +37,12 @@ pub struct MintArgs {
 
     /// Pay exactly this instead of the current price; the contract accepts only the exact
     /// price, so this fails rather than pay a price changed after you looked.
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_eth)]
+    pub value: Option<U256>,
+
+    /// Refuse to mint (and pay nothing) when the price is above this amount.
     #[arg(long, value_name = "AMOUNT")]
-    pub value: Option<String>,
+    pub max_price: Option<String>,
 
     /// Follow the token until it is delivered, then print its URI and metadata.
     #[arg(long)]
@@ -49,47 +61,47 @@ pub struct MintArgs {
     #[arg(long, env = "GENIM_IPFS_GATEWAY", value_name = "URL|dir:PATH")]
     pub ipfs_gateway: Option<String>,
 
-    /// Print the result as JSON: {"tokenId","tx","paid"} (with --wait also "state",
-    /// "tokenUri" and "metadata").
+    /// Print the result as JSON: {"tokenId","tx","paid","block"}. With --wait, that line comes
+    /// as soon as the token exists, and a second line follows with "state", "tokenUri" and
+    /// "metadata" as well.
     #[arg(long)]
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
-
-    #[command(flatten)]
-    pub wallet: WalletOpts,
+    pub opts: SendOpts,
 }
 
 impl MintArgs {
     /// Mints, prints the token id, and with `--wait` follows it.
     pub async fn run(self) -> eyre::Result<()> {
-        let value = self.value.as_deref().map(parse_amount).transpose()?;
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
-        conn.signer()?;
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let minted = chain::mint(&conn, nft, &self.prompt, value).await?;
-        let mut out = serde_json::json!({
-            "tokenId": json_id(minted.token_id),
-            "tx": minted.tx,
-            "paid": minted.paid.to_string(),
-        });
-        if !self.json {
-            println!(
+        mint::check_prompt(&self.prompt)?;
+        let session = self.opts.open().await?;
+        let (conn, nft) = (&session.conn, &session.nft);
+        let max_price = self
+            .max_price
+            .as_deref()
+            .map(|text| nft.asset.parse(text))
+            .transpose()?;
+        let request = MintRequest {
+            prompt: self.prompt.clone(),
+            value: self.value,
+            max_price,
+        };
+        let price = mint::price_to_pay(conn, nft, &request).await?;
+        tracing::info!(nft = %nft.address, price = %nft.format(price), "minting");
+        let minted = mint::mint(conn, nft, &request).await?;
+        // The token exists and was paid for: its id goes out at once, whatever happens next.
+        if self.json {
+            print_json(&minted);
+        } else {
+            print(format_args!(
                 "minted token {} for {} (tx {})",
                 minted.token_id,
-                format_eth(minted.paid),
+                nft.format(minted.paid),
                 minted.tx
-            );
+            ));
         }
         if !self.wait {
-            if self.json {
-                println!("{out}");
-            }
             return Ok(());
         }
 
@@ -98,31 +110,27 @@ impl MintArgs {
             timeout: self.wait_timeout.map(Duration::from_secs),
             stop_at_deadline: true,
         };
-        let spinner = Spinner::start(minted.token_id.to_string());
-        let outcome = chain::follow_token(&conn, nft, minted.token_id, &options, |status| {
-            spinner.update(status)
-        })
-        .await;
-        spinner.finish();
         let id = minted.token_id;
-        let not_delivered = |state: &str| {
-            // The token exists and was paid for: scripts still get its id on stdout.
+        let spinner = Spinner::start(id.to_string());
+        let outcome = token::follow(conn, nft, id, &options, |status| spinner.update(status)).await;
+        spinner.finish();
+        let mut out = serde_json::to_value(&minted)?;
+        let not_delivered = |state: &str, out: &mut serde_json::Value| {
             if self.json {
-                let mut out = out.clone();
                 out["state"] = state.into();
                 out["tokenUri"] = serde_json::Value::Null;
                 out["metadata"] = serde_json::Value::Null;
-                println!("{out}");
+                print_json(out);
             }
         };
         let status = match outcome? {
             FollowOutcome::Delivered(status) => status,
             FollowOutcome::Refunded(_) => {
-                not_delivered("refunded");
+                not_delivered("refunded", &mut out);
                 eyre::bail!("token {id} was refunded before delivery")
             }
             FollowOutcome::DeadlinePassed(status) => {
-                not_delivered("pending");
+                not_delivered("pending", &mut out);
                 eyre::bail!(
                     "token {id} was not delivered by its deadline ({}); refund it with \
                      `genim refund {id}`",
@@ -130,7 +138,7 @@ impl MintArgs {
                 )
             }
             FollowOutcome::TimedOut(_) => {
-                not_delivered("pending");
+                not_delivered("pending", &mut out);
                 eyre::bail!(
                     "token {id} is still pending after {} s; check later with `genim status {id}`",
                     self.wait_timeout.unwrap_or_default()
@@ -138,11 +146,10 @@ impl MintArgs {
             }
         };
         let uri = status.token_uri.clone().unwrap_or_default();
-
         let source = self
             .ipfs_gateway
             .clone()
-            .or_else(|| conn.config.ipfs_gateway.clone());
+            .or_else(|| session.config.ipfs_gateway.clone());
         let metadata = match &source {
             Some(source) => match fetch_verified(source, &status).await {
                 Ok(metadata) => Some(metadata),
@@ -162,14 +169,14 @@ impl MintArgs {
             out["state"] = "delivered".into();
             out["tokenUri"] = uri.into();
             out["metadata"] = metadata.unwrap_or(serde_json::Value::Null);
-            println!("{out}");
+            print_json(&out);
             return Ok(());
         }
-        println!("delivered: {uri}");
+        print(format_args!("delivered: {uri}"));
         if let Some(metadata) = metadata {
             for key in ["name", "description", "image"] {
                 if let Some(value) = metadata.get(key).and_then(|value| value.as_str()) {
-                    println!("{key:<12} {value}");
+                    print(format_args!("{key:<12} {value}"));
                 }
             }
             if let (Some(image), Some(source)) = (
@@ -177,7 +184,7 @@ impl MintArgs {
                 source.as_deref(),
             ) && let Some(url) = gateway_url(source, image)
             {
-                println!("{:<12} {url}", "image url");
+                print(format_args!("{:<12} {url}", "image url"));
             }
         }
         Ok(())
@@ -257,7 +264,7 @@ pub async fn fetch_metadata(source: &str, cid: &str) -> eyre::Result<Vec<u8>> {
     } else {
         client.get(format!("{base}/ipfs/{cid}"))
     };
-    let shown = chain::redact_url_str(base);
+    let shown = redact_url_str(base);
     let response = request.send().await.map_err(|err| {
         let reason = if err.is_timeout() {
             "timed out".to_owned()

@@ -1,6 +1,7 @@
 //! Subcommands: one file each (a folder for a group), each with its `Args` and `run`.
 
 use clap::{Parser, Subcommand};
+use std::{fmt::Display, io::Write};
 
 pub mod bind;
 pub mod build;
@@ -8,6 +9,7 @@ pub mod demo;
 pub mod deploy;
 pub mod fees;
 pub mod mint;
+pub mod opts;
 pub mod price;
 pub mod provide;
 pub mod provider;
@@ -65,9 +67,13 @@ pub enum Command {
 }
 
 impl Cli {
-    /// The `-v` count, for the log filter.
-    pub fn verbosity(&self) -> u8 {
-        self.verbose
+    /// The log level without `-v`: services say what they do (one line per delivery), other
+    /// commands only warn.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Provide(_) => "info",
+            _ => "warn",
+        }
     }
 
     /// Runs the chosen subcommand.
@@ -88,4 +94,22 @@ impl Cli {
             Command::Demo(args) => args.run().await,
         }
     }
+}
+
+/// Prints one result line on stdout. A closed stdout (`genim status 1 | head -1`) ends genim
+/// quietly with success: the reader has what it wanted.
+pub fn print(text: impl Display) {
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {err}");
+        std::process::exit(1);
+    }
+}
+
+/// Prints a value as one line of JSON on stdout (see [`print`]).
+pub fn print_json(value: &impl serde::Serialize) {
+    print(serde_json::to_string(value).expect("results serialize"));
 }

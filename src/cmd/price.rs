@@ -1,45 +1,43 @@
 //! `genim price`: show or change the mint price.
 
-use crate::{
-    bindings::gen_im_nft::GenImNFT,
-    chain,
-    opts::{ContractOpts, RpcOpts, WalletOpts},
-    units::{format_eth, parse_amount},
+use super::{
+    opts::{ReadOpts, SendOpts},
+    print, print_json,
 };
+use crate::nft::manage;
 
 /// `genim price get|set`.
 #[derive(Debug, clap::Subcommand)]
 pub enum PriceCommand {
-    /// Show the current mint price.
+    /// Show the price of the next mint.
     #[command(after_long_help = "Examples:
   genim price get
   genim price get --json")]
     Get(GetPriceArgs),
-    /// Change the price of future mints (owner only); tokens already minted keep their escrow.
+    /// Change the price of future mints (owner only); existing escrows keep what was paid.
     #[command(after_long_help = "Examples:
   genim price set 0.00005ether
-  genim price set 50000gwei --nft 0x5FbDB2315678afecb367f032d93F642f64180aa3 --json")]
+  genim price set 50000gwei --nft 0x5FbDB2315678afecb367f032d93F642f64180aa3 --json
+  genim price set 0.05 --nft 0x...        # a USDC-priced contract: 0.05 USDC")]
     Set(SetPriceArgs),
 }
 
 /// Arguments of `genim price get`.
 #[derive(Debug, clap::Args)]
 pub struct GetPriceArgs {
-    /// Print the result as JSON: {"price"} (wei, decimal string).
+    /// Print the result as JSON: {"price"} (in the asset's smallest unit).
     #[arg(long)]
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
+    pub opts: ReadOpts,
 }
 
 /// Arguments of `genim price set`.
 #[derive(Debug, clap::Args)]
 pub struct SetPriceArgs {
-    /// New price: 0.00003ether, 30000gwei or plain wei (at most about 18.4 ETH).
+    /// The new price: for ETH 0.00003ether, 30000gwei or plain wei; for a token, whole units
+    /// such as 0.05 (USDC).
     #[arg(value_name = "AMOUNT")]
     pub amount: String,
 
@@ -48,13 +46,7 @@ pub struct SetPriceArgs {
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
-
-    #[command(flatten)]
-    pub wallet: WalletOpts,
+    pub opts: SendOpts,
 }
 
 impl PriceCommand {
@@ -69,19 +61,17 @@ impl PriceCommand {
 
 impl GetPriceArgs {
     async fn run(self) -> eyre::Result<()> {
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, None).await?;
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let price = conn
-            .nft(nft)
-            .price()
-            .call()
-            .await
-            .map_err(|err| conn.call_error(err))?;
+        let session = self.opts.open().await?;
+        let price = manage::price(&session.conn, &session.nft).await?;
         if self.json {
-            println!("{}", serde_json::json!({ "price": price.to_string() }));
+            print_json(&price);
         } else {
-            println!("{} ({price} wei)", format_eth(price));
+            print(format_args!(
+                "{} ({} {})",
+                session.nft.format(price.price),
+                price.price,
+                smallest_unit(&session.nft.asset)
+            ));
         }
         Ok(())
     }
@@ -89,30 +79,25 @@ impl GetPriceArgs {
 
 impl SetPriceArgs {
     async fn run(self) -> eyre::Result<()> {
-        let price = parse_amount(&self.amount)?;
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
-        conn.signer()?;
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let receipt = conn
-            .send(conn.nft(nft).setPrice(price).into_transaction_request())
-            .await?;
-        let price = chain::receipt_event::<GenImNFT::PriceSet>(&receipt, nft)
-            .map(|event| event.price)
-            .unwrap_or(price);
+        let session = self.opts.open().await?;
+        let price = session.nft.asset.parse(&self.amount)?;
+        let set = manage::set_price(&session.conn, &session.nft, price).await?;
         if self.json {
-            let out = serde_json::json!({
-                "price": price.to_string(),
-                "tx": receipt.transaction_hash,
-            });
-            println!("{out}");
+            print_json(&set);
         } else {
-            println!(
+            print(format_args!(
                 "price set to {} (tx {})",
-                format_eth(price),
-                receipt.transaction_hash
-            );
+                session.nft.format(set.price),
+                set.tx.unwrap_or_default()
+            ));
         }
         Ok(())
+    }
+}
+
+fn smallest_unit(asset: &crate::amount::Asset) -> &'static str {
+    match asset {
+        crate::amount::Asset::Eth => "wei",
+        crate::amount::Asset::Token { .. } => "units",
     }
 }

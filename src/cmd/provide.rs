@@ -1,15 +1,19 @@
 //! `genim provide`: run the image provider.
 
+use super::{
+    opts::{ContractOpts, RpcOpts, WalletOpts, parse_address},
+    print, print_json,
+};
 use crate::{
-    chain,
+    amount::format_eth,
+    chain::Connection,
+    config::Config,
     generate::GeneratorOpts,
-    opts::{ContractOpts, RpcOpts, WalletOpts},
+    nft::Nft,
     provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard},
     store::StoreSpec,
-    units::format_eth,
 };
 use alloy::primitives::Address;
-use eyre::WrapErr;
 use std::{path::PathBuf, time::Duration};
 
 /// Arguments of `genim provide`.
@@ -29,9 +33,10 @@ pub struct ProvideArgs {
         long = "nft",
         env = "GENIM_NFT",
         value_delimiter = ',',
-        value_name = "ADDRESS"
+        value_name = "ADDRESS",
+        value_parser = parse_address
     )]
-    pub nfts: Vec<String>,
+    pub nfts: Vec<Address>,
 
     /// Folder of deployment records, one <chain-id>.json per chain [default: deployments]
     #[arg(long, env = "GENIM_DEPLOYMENTS", value_name = "DIR")]
@@ -122,23 +127,21 @@ impl ProvideArgs {
     /// Connects, checks the provider's authorization and runs until SIGINT/SIGTERM (or, with
     /// `--once`, until everything pending is handled); prints the totals.
     pub async fn run(self) -> eyre::Result<()> {
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
+        let (conn, config) = self.rpc.connect(Some(&self.wallet)).await?;
         conn.signer()?;
-        let nfts = self.contracts(&conn).await?;
+        let nfts = self.contracts(&conn, &config).await?;
         let generator = self.generator.build()?;
         let store = self.store.open()?;
-        let local = conn
-            .url
-            .host_str()
-            .is_some_and(|h| h == "127.0.0.1" || h == "localhost");
-        let poll = self.poll_interval.unwrap_or(if local { 100 } else { 1000 });
+        let poll = self
+            .poll_interval
+            .unwrap_or(if conn.is_local() { 100 } else { 1000 });
         let records = ContractOpts {
             nft: None,
             deployments: self.deployments.clone(),
         };
         let opts = ProvideOptions {
             nfts,
-            deployments_dir: records.deployments_dir(&conn.config),
+            deployments_dir: records.deployments_dir(&config),
             state_dir: self.state_dir,
             concurrency: self.concurrency.into(),
             batch_max: self.batch_max.into(),
@@ -162,35 +165,32 @@ impl ProvideArgs {
             .run(shutdown_signal())
             .await?;
         if self.json {
-            println!("{}", serde_json::to_string(&totals)?);
+            print_json(&totals);
         } else {
-            println!(
+            print(format_args!(
                 "delivered {} · skipped {} · failed {} · earned {} · gas {}",
                 totals.delivered,
                 totals.skipped,
                 totals.failed,
                 format_eth(totals.earned),
                 totals.gas_used
-            );
+            ));
         }
         Ok(())
     }
 
-    async fn contracts(&self, conn: &chain::Connection) -> eyre::Result<Vec<Address>> {
+    async fn contracts(&self, conn: &Connection, config: &Config) -> eyre::Result<Vec<Address>> {
         if self.nfts.is_empty() {
             let from_record = ContractOpts {
                 nft: None,
                 deployments: self.deployments.clone(),
             };
-            return Ok(vec![chain::resolve_nft(conn, &from_record).await?]);
+            let nft = Nft::resolve(conn, &from_record.source(config)?).await?;
+            return Ok(vec![nft.address]);
         }
         let mut nfts = Vec::new();
-        for text in &self.nfts {
-            let one = ContractOpts {
-                nft: Some(text.clone()),
-                deployments: self.deployments.clone(),
-            };
-            nfts.push(chain::resolve_nft(conn, &one).await.wrap_err("--nft")?);
+        for &address in &self.nfts {
+            nfts.push(Nft::open(conn, address).await?.address);
         }
         Ok(nfts)
     }

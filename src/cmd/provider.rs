@@ -1,48 +1,45 @@
-//! `genim provider`: authorize, remove and list image providers (the owner's job).
+//! `genim provider`: authorize, remove and list the image providers of a contract (the
+//! owner's job). Running a provider is `genim provide`.
 
-use crate::{
-    chain,
-    opts::{ContractOpts, RpcOpts, WalletOpts, parse_address},
+use super::{
+    opts::{ReadOpts, SendOpts, parse_address},
+    print, print_json,
 };
+use crate::nft::manage;
+use alloy::primitives::Address;
 
 /// `genim provider add|remove|list`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ProviderCommand {
-    /// Authorize an image provider to deliver and get paid (owner only).
+    /// Authorize an image provider (owner only). It may deliver tokens minted from now on.
     #[command(after_long_help = "Examples:
   genim provider add 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
   genim provider add --nft 0x5FbDB2315678afecb367f032d93F642f64180aa3 0x7099...79C8 --json")]
     Add(SetProviderArgs),
-    /// Stop a provider from delivering (owner only); it keeps what it earned.
+    /// Remove an image provider (owner only); its accrued fees stay withdrawable.
     #[command(after_long_help = "Examples:
   genim provider remove 0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
     Remove(SetProviderArgs),
-    /// List every provider ever authorized and whether it still is.
+    /// List the providers and whether each is authorized.
     #[command(after_long_help = "Examples:
   genim provider list
   genim provider list --json")]
     List(ListProvidersArgs),
 }
 
-/// Arguments of `genim provider add` and `genim provider remove`.
+/// Arguments of `genim provider add|remove`.
 #[derive(Debug, clap::Args)]
 pub struct SetProviderArgs {
     /// The provider's address.
-    #[arg(value_name = "ADDRESS")]
-    pub address: String,
+    #[arg(value_name = "ADDRESS", value_parser = parse_address)]
+    pub address: Address,
 
     /// Print the result as JSON: {"provider","authorized","tx"}.
     #[arg(long)]
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
-
-    #[command(flatten)]
-    pub wallet: WalletOpts,
+    pub opts: SendOpts,
 }
 
 /// Arguments of `genim provider list`.
@@ -53,10 +50,7 @@ pub struct ListProvidersArgs {
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
+    pub opts: ReadOpts,
 }
 
 impl ProviderCommand {
@@ -72,29 +66,17 @@ impl ProviderCommand {
 
 impl SetProviderArgs {
     async fn set(self, authorized: bool) -> eyre::Result<()> {
-        let provider = parse_address(&self.address)?;
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
-        conn.signer()?;
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let tx = conn
-            .nft(nft)
-            .setProvider(provider, authorized)
-            .into_transaction_request();
-        let receipt = conn.send(tx).await?;
+        let session = self.opts.open().await?;
+        let set =
+            manage::set_provider(&session.conn, &session.nft, self.address, authorized).await?;
         if self.json {
-            let out = serde_json::json!({
-                "provider": provider,
-                "authorized": authorized,
-                "tx": receipt.transaction_hash,
-            });
-            println!("{out}");
+            print_json(&set);
         } else {
             let verb = if authorized { "authorized" } else { "removed" };
-            println!(
-                "{verb} provider {provider} (tx {})",
-                receipt.transaction_hash
-            );
+            print(format_args!(
+                "{verb} provider {} (tx {})",
+                set.provider, set.tx
+            ));
         }
         Ok(())
     }
@@ -102,40 +84,20 @@ impl SetProviderArgs {
 
 impl ListProvidersArgs {
     async fn run(self) -> eyre::Result<()> {
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, None).await?;
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let contract = conn.nft(nft);
-        let providers = contract
-            .providers()
-            .call()
-            .await
-            .map_err(|err| conn.call_error(err))?;
-        let mut rows = Vec::with_capacity(providers.len());
-        for provider in providers {
-            let authorized = contract
-                .isProvider(provider)
-                .call()
-                .await
-                .map_err(|err| conn.call_error(err))?;
-            rows.push((provider, authorized));
-        }
+        let session = self.opts.open().await?;
+        let rows = manage::providers(&session.conn, &session.nft).await?;
         if self.json {
-            let out: Vec<_> = rows
-                .iter()
-                .map(|(provider, authorized)| {
-                    serde_json::json!({ "provider": provider, "authorized": authorized })
-                })
-                .collect();
-            println!("{}", serde_json::Value::from(out));
+            print_json(&rows);
         } else if rows.is_empty() {
-            println!("no providers");
+            print("no providers");
         } else {
-            for (provider, authorized) in rows {
-                println!(
-                    "{provider} {}",
-                    if authorized { "authorized" } else { "removed" }
-                );
+            for row in rows {
+                let state = if row.authorized {
+                    "authorized"
+                } else {
+                    "removed"
+                };
+                print(format_args!("{} {state}", row.provider));
             }
         }
         Ok(())

@@ -1,17 +1,17 @@
-//! `genim split`: create, inspect and release fee splitters.
+//! `genim split`: create, inspect and release revenue splitters.
 
-use crate::{
-    bindings::splitter::Splitter,
-    bindings::splitter_factory::SplitterFactory,
-    chain::{self, Connection, Deployment},
+use super::{
     opts::{ContractOpts, RpcOpts, WalletOpts, parse_address},
-    units::format_eth,
+    print, print_json,
 };
-use alloy::{
-    primitives::{Address, B256, U256, keccak256},
-    providers::Provider,
+use crate::{
+    amount::Asset,
+    chain::Connection,
+    config::Config,
+    nft::{Nft, deployment::Deployment, known},
+    split,
 };
-use eyre::WrapErr;
+use alloy::primitives::{Address, B256, U256};
 
 /// `genim split create|show|release`.
 #[derive(Debug, clap::Subcommand)]
@@ -19,14 +19,15 @@ pub enum SplitCommand {
     /// Create a Splitter clone for a split (reused if that split and salt exist already).
     #[command(after_long_help = "Examples:
   genim split create 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266:85,0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC:15
-  genim split create 0xA..:5,0xB..:10,0xC..:85 --salt model-v2 --factory 0x... --json")]
+  genim split create 0xA..:5,0xB..:10,0xC..:85 --salt model-v2 --json")]
     Create(CreateSplitArgs),
-    /// Show a splitter's recipients, shares, released and releasable ETH.
+    /// Show a splitter's recipients, shares, released and releasable amounts.
     #[command(after_long_help = "Examples:
   genim split show                  # the fee splitter of deployments/<chain-id>.json
-  genim split show 0x... --json")]
+  genim split show 0x... --json
+  genim split show 0x... --token 0x036CbD53842c5426634e7929541eC2318f3dCF7e   # its USDC")]
     Show(ShowSplitArgs),
-    /// Send recipients their releasable ETH (anyone may call).
+    /// Send recipients what is releasable to them (anyone may call).
     #[command(after_long_help = "Examples:
   genim split release               # every recipient of the recorded fee splitter
   genim split release 0x... --account 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")]
@@ -45,17 +46,14 @@ pub struct CreateSplitArgs {
     #[arg(long, value_name = "SALT")]
     pub salt: Option<String>,
 
-    /// SplitterFactory to use [default: the recorded one, else a new one is deployed]
-    #[arg(long, value_name = "ADDRESS")]
-    pub factory: Option<String>,
+    /// SplitterFactory to use [default: genim's, at the same address on every chain; deployed
+    /// once per chain when missing]
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_address)]
+    pub factory: Option<Address>,
 
     /// Print the result as JSON: {"splitter","factory","tx"}.
     #[arg(long)]
     pub json: bool,
-
-    /// Folder of deployment records [default: deployments]
-    #[arg(long, env = "GENIM_DEPLOYMENTS", value_name = "DIR")]
-    pub deployments: Option<std::path::PathBuf>,
 
     #[command(flatten)]
     pub rpc: RpcOpts,
@@ -64,20 +62,31 @@ pub struct CreateSplitArgs {
     pub wallet: WalletOpts,
 }
 
+/// Which splitter, and in which asset.
+#[derive(Debug, clap::Args)]
+pub struct SplitterOpts {
+    /// The splitter [default: the fee splitter of the deployment record]
+    #[arg(value_name = "SPLITTER", value_parser = parse_address)]
+    pub splitter: Option<Address>,
+
+    /// ERC-20 to show or release [default: the recorded contract's asset, else ETH]
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_address)]
+    pub token: Option<Address>,
+
+    #[command(flatten)]
+    pub contract: ContractOpts,
+}
+
 /// Arguments of `genim split show`.
 #[derive(Debug, clap::Args)]
 pub struct ShowSplitArgs {
-    /// The splitter [default: the fee splitter of the deployment record]
-    #[arg(value_name = "SPLITTER")]
-    pub splitter: Option<String>,
+    #[command(flatten)]
+    pub which: SplitterOpts,
 
     /// Print the result as JSON: {"splitter","balance","totalShares","recipients":[{"account",
     /// "share","released","releasable"}]}.
     #[arg(long)]
     pub json: bool,
-
-    #[command(flatten)]
-    pub contract: ContractOpts,
 
     #[command(flatten)]
     pub rpc: RpcOpts,
@@ -86,21 +95,17 @@ pub struct ShowSplitArgs {
 /// Arguments of `genim split release`.
 #[derive(Debug, clap::Args)]
 pub struct ReleaseSplitArgs {
-    /// The splitter [default: the fee splitter of the deployment record]
-    #[arg(value_name = "SPLITTER")]
-    pub splitter: Option<String>,
+    #[command(flatten)]
+    pub which: SplitterOpts,
 
     /// Release only to this recipient; repeat for several [default: every recipient with
     /// something releasable]
-    #[arg(long = "account", value_name = "ADDRESS")]
-    pub accounts: Vec<String>,
+    #[arg(long = "account", value_name = "ADDRESS", value_parser = parse_address)]
+    pub accounts: Vec<Address>,
 
     /// Print the result as JSON: [{"account","amount","tx"}].
     #[arg(long)]
     pub json: bool,
-
-    #[command(flatten)]
-    pub contract: ContractOpts,
 
     #[command(flatten)]
     pub rpc: RpcOpts,
@@ -122,43 +127,34 @@ impl SplitCommand {
 
 impl CreateSplitArgs {
     async fn run(self) -> eyre::Result<()> {
-        let shares = chain::parse_split(&self.split)?;
-        let salt = self.salt.as_deref().map(parse_salt).unwrap_or(B256::ZERO);
-        let explicit = self.factory.as_deref().map(parse_address).transpose()?;
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
+        let shares = split::parse_split(&self.split)?;
+        let salt = self
+            .salt
+            .as_deref()
+            .map(split::parse_salt)
+            .unwrap_or(B256::ZERO);
+        let (conn, _) = self.rpc.connect(Some(&self.wallet)).await?;
         conn.signer()?;
-        let dir = self
-            .deployments
-            .clone()
-            .unwrap_or_else(|| conn.config.deployments_dir());
-        let recorded = Deployment::load(&dir, conn.chain_id)?.and_then(|d| d.splitter_factory);
-        let factory = match (explicit, recorded) {
-            (Some(factory), _) => {
-                conn.ensure_contract(factory).await?;
-                factory
-            }
-            (None, Some(factory)) if conn.ensure_contract(factory).await.is_ok() => factory,
-            _ => {
-                eprintln!(
-                    "no SplitterFactory recorded for chain {}: deploying one",
-                    conn.chain_id
-                );
-                let tx = SplitterFactory::deploy_builder(conn.provider.clone())
-                    .into_transaction_request();
-                let receipt = conn.send(tx).await.wrap_err("deploying SplitterFactory")?;
-                let factory = receipt.contract_address.unwrap_or_default();
-                eprintln!("SplitterFactory {factory} (pass it as --factory next time)");
-                factory
-            }
-        };
-        let (splitter, tx) = chain::create_splitter(&conn, factory, &shares, salt).await?;
+        let (factory, deployed) = split::ensure_factory(&conn, self.factory).await?;
+        if let Some(tx) = deployed {
+            eprintln!(
+                "deployed genim's SplitterFactory {factory} on chain {} (tx {tx})",
+                conn.chain_id
+            );
+        }
+        let created = split::create(&conn, factory, &shares, salt).await?;
         if self.json {
-            let out = serde_json::json!({ "splitter": splitter, "factory": factory, "tx": tx });
-            println!("{out}");
+            print_json(&created);
         } else {
-            match tx {
-                Some(tx) => println!("created splitter {splitter} (tx {tx})"),
-                None => println!("splitter {splitter} already exists for this split and salt"),
+            match created.tx {
+                Some(tx) => print(format_args!(
+                    "created splitter {} (tx {tx})",
+                    created.splitter
+                )),
+                None => print(format_args!(
+                    "splitter {} already exists for this split and salt",
+                    created.splitter
+                )),
             }
         }
         Ok(())
@@ -167,61 +163,26 @@ impl CreateSplitArgs {
 
 impl ShowSplitArgs {
     async fn run(self) -> eyre::Result<()> {
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, None).await?;
-        let address = resolve_splitter(&conn, self.splitter.as_deref(), &self.contract).await?;
-        let splitter = Splitter::new(address, conn.provider.clone());
-        let call_err = |err| conn.call_error(err);
-        let recipients = splitter.recipients().call().await.map_err(call_err)?;
-        let total = splitter.totalShares().call().await.map_err(call_err)?;
-        let balance = conn
-            .provider
-            .get_balance(address)
-            .await
-            .map_err(|e| conn.rpc_error(e))?;
-        let mut rows = Vec::new();
-        for account in recipients {
-            let share = splitter.shares(account).call().await.map_err(call_err)?;
-            let released = splitter
-                .released(Address::ZERO, account)
-                .call()
-                .await
-                .map_err(call_err)?;
-            let releasable = splitter
-                .releasable_0(account)
-                .call()
-                .await
-                .map_err(call_err)?;
-            rows.push((account, share, released, releasable));
-        }
+        let (conn, config) = self.rpc.connect(None).await?;
+        let (splitter, asset) = self.which.resolve(&conn, &config).await?;
+        let state = split::show(&conn, splitter, &asset).await?;
         if self.json {
-            let recipients: Vec<_> = rows
-                .iter()
-                .map(|(account, share, released, releasable)| {
-                    serde_json::json!({
-                        "account": account,
-                        "share": share.to_string(),
-                        "released": released.to_string(),
-                        "releasable": releasable.to_string(),
-                    })
-                })
-                .collect();
-            let out = serde_json::json!({
-                "splitter": address,
-                "balance": balance.to_string(),
-                "totalShares": total.to_string(),
-                "recipients": recipients,
-            });
-            println!("{out}");
+            print_json(&state);
             return Ok(());
         }
-        println!("splitter {address}: holds {}", format_eth(balance));
-        for (account, share, released, releasable) in rows {
-            println!(
-                "{account} {share}/{total}  released {}  releasable {}",
-                format_eth(released),
-                format_eth(releasable)
-            );
+        print(format_args!(
+            "splitter {splitter}: holds {}",
+            asset.format(state.balance)
+        ));
+        for row in &state.recipients {
+            print(format_args!(
+                "{} {}/{}  released {}  releasable {}",
+                row.account,
+                row.share,
+                state.total_shares,
+                asset.format(row.released),
+                asset.format(row.releasable)
+            ));
         }
         Ok(())
     }
@@ -229,89 +190,55 @@ impl ShowSplitArgs {
 
 impl ReleaseSplitArgs {
     async fn run(self) -> eyre::Result<()> {
-        let only = self
-            .accounts
-            .iter()
-            .map(|text| parse_address(text))
-            .collect::<eyre::Result<Vec<_>>>()?;
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, Some(&self.wallet)).await?;
+        let (conn, config) = self.rpc.connect(Some(&self.wallet)).await?;
         conn.signer()?;
-        let address = resolve_splitter(&conn, self.splitter.as_deref(), &self.contract).await?;
-        let splitter = Splitter::new(address, conn.provider.clone());
-        let accounts = if only.is_empty() {
-            splitter
-                .recipients()
-                .call()
-                .await
-                .map_err(|err| conn.call_error(err))?
-        } else {
-            only.clone()
-        };
-        let mut released = Vec::new();
-        for account in accounts {
-            let releasable = splitter
-                .releasable_0(account)
-                .call()
-                .await
-                .map_err(|err| conn.call_error(err))?;
-            // Skip empty recipients unless they were asked for by name (then say why).
-            if releasable.is_zero() && only.is_empty() {
-                continue;
-            }
-            let receipt = conn
-                .send(splitter.release_0(account).into_transaction_request())
-                .await?;
-            let amount = chain::receipt_event::<Splitter::PaymentReleased>(&receipt, address)
-                .map(|event| event.amount)
-                .unwrap_or(releasable);
-            released.push((account, amount, receipt.transaction_hash));
-        }
+        let (splitter, asset) = self.which.resolve(&conn, &config).await?;
+        let released = split::release(&conn, splitter, &asset, &self.accounts).await?;
         if self.json {
-            let out: Vec<_> = released
-                .iter()
-                .map(|(account, amount, tx)| {
-                    serde_json::json!({ "account": account, "amount": amount.to_string(), "tx": tx })
-                })
-                .collect();
-            println!("{}", serde_json::Value::from(out));
+            print_json(&released);
         } else if released.is_empty() {
-            println!("nothing to release on splitter {address}");
+            print(format_args!("nothing to release on splitter {splitter}"));
         } else {
-            let total: U256 = released.iter().map(|(_, amount, _)| *amount).sum();
-            for (account, amount, tx) in &released {
-                println!("released {} to {account} (tx {tx})", format_eth(*amount));
+            for row in &released {
+                print(format_args!(
+                    "released {} to {} (tx {})",
+                    asset.format(row.amount),
+                    row.account,
+                    row.tx
+                ));
             }
-            println!("released {} in total", format_eth(total));
+            let total: U256 = released.iter().map(|row| row.amount).sum();
+            print(format_args!("released {} in total", asset.format(total)));
         }
         Ok(())
     }
 }
 
-/// The splitter given, else the fee splitter of the chain's deployment record; must hold code.
-async fn resolve_splitter(
-    conn: &Connection,
-    given: Option<&str>,
-    contract: &ContractOpts,
-) -> eyre::Result<Address> {
-    let address = match given {
-        Some(text) => parse_address(text)?,
-        None => {
-            let dir = contract.deployments_dir(&conn.config);
-            let record = Deployment::load(&dir, conn.chain_id)?;
-            record.and_then(|record| record.splitter).ok_or_else(|| {
+impl SplitterOpts {
+    /// The splitter given, else the recorded fee splitter; the asset given, else the recorded
+    /// contract's, else ETH.
+    async fn resolve(&self, conn: &Connection, config: &Config) -> eyre::Result<(Address, Asset)> {
+        let dir = self.contract.deployments_dir(config);
+        let record = Deployment::load(&dir, conn.chain_id)?;
+        let splitter = match self.splitter {
+            Some(splitter) => splitter,
+            None => record.as_ref().and_then(|r| r.splitter).ok_or_else(|| {
                 eyre::eyre!(
                     "no splitter given and {} records none: pass SPLITTER",
                     Deployment::path(&dir, conn.chain_id).display()
                 )
-            })?
-        }
-    };
-    conn.ensure_contract(address).await?;
-    Ok(address)
-}
-
-/// `0x` + 64 hex digits as is; any other text hashed.
-fn parse_salt(text: &str) -> B256 {
-    text.parse().unwrap_or_else(|_| keccak256(text.as_bytes()))
+            })?,
+        };
+        let asset = match self.token {
+            Some(token) => known::erc20_asset(conn, token).await?,
+            None => match self.contract.nft.or(record.map(|r| r.nft)) {
+                Some(nft) => match Nft::open(conn, nft).await {
+                    Ok(nft) => nft.asset,
+                    Err(_) => Asset::Eth,
+                },
+                None => Asset::Eth,
+            },
+        };
+        Ok((splitter, asset))
+    }
 }

@@ -1,10 +1,14 @@
 //! `genim status`: a token's state, owner, escrow, deadline and URI.
 
-use crate::{
-    chain::{self, TokenState},
-    opts::{ContractOpts, RpcOpts},
-    units::{format_eth, format_utc, json_id, parse_token_id},
+use super::{
+    opts::{ReadOpts, parse_token_id},
+    print, print_json,
 };
+use crate::{
+    nft::token::{self, TokenState},
+    time::format_utc,
+};
+use alloy::primitives::U256;
 
 /// Arguments of `genim status`.
 #[derive(Debug, clap::Args)]
@@ -14,56 +18,49 @@ use crate::{
   genim status --chain base-sepolia --nft 0x... 42")]
 pub struct StatusArgs {
     /// The token to show.
-    #[arg(value_name = "TOKEN_ID")]
-    pub token_id: String,
+    #[arg(value_name = "TOKEN_ID", value_parser = parse_token_id)]
+    pub token_id: U256,
 
-    /// Print the result as JSON: {"tokenId","state","owner","escrow","deadline","tokenUri"}.
+    /// Print the result as JSON: {"tokenId","state","owner","escrow","deadline","tokenUri",
+    /// "digest"}.
     #[arg(long)]
     pub json: bool,
 
     #[command(flatten)]
-    pub contract: ContractOpts,
-
-    #[command(flatten)]
-    pub rpc: RpcOpts,
+    pub opts: ReadOpts,
 }
 
 impl StatusArgs {
     /// Reads and prints the token's status (no wallet needed).
     pub async fn run(self) -> eyre::Result<()> {
-        let token_id = parse_token_id(&self.token_id)?;
-        self.contract.validate()?;
-        let conn = chain::connect(&self.rpc, None).await?;
-        let nft = chain::resolve_nft(&conn, &self.contract).await?;
-        let status = chain::token_status(&conn, nft, token_id).await?;
+        let session = self.opts.open().await?;
+        let (conn, nft) = (&session.conn, &session.nft);
+        let status = token::status(conn, nft, self.token_id).await?;
         eyre::ensure!(
             status.state != TokenState::None,
-            "token {token_id} does not exist on GenImNFT {nft} (never minted)"
+            "token {} does not exist on GenImNFT {} (never minted)",
+            self.token_id,
+            nft.address
         );
         if self.json {
-            let out = serde_json::json!({
-                "tokenId": json_id(token_id),
-                "state": status.state.as_str(),
-                "owner": status.owner,
-                "escrow": status.escrow.to_string(),
-                "deadline": status.deadline,
-                "tokenUri": status.token_uri,
-            });
-            println!("{out}");
+            print_json(&status);
             return Ok(());
         }
-        println!("token {token_id}: {}", status.state);
+        print(format_args!("token {}: {}", self.token_id, status.state));
         if let Some(owner) = status.owner {
-            println!("owner      {owner}");
+            print(format_args!("owner      {owner}"));
         }
-        println!("escrow     {}", format_eth(status.escrow));
+        print(format_args!("escrow     {}", nft.format(status.escrow)));
         let note = match status.state {
             TokenState::Pending => " (refundable after it unless delivered)",
             _ => "",
         };
-        println!("deadline   {}{note}", format_utc(status.deadline));
+        print(format_args!(
+            "deadline   {}{note}",
+            format_utc(status.deadline)
+        ));
         if status.state == TokenState::Delivered {
-            println!("digest     {}", status.digest);
+            print(format_args!("digest     {}", status.digest));
         }
         if let Some(uri) = &status.token_uri {
             let shown = if uri.starts_with("data:") {
@@ -71,7 +68,7 @@ impl StatusArgs {
             } else {
                 uri
             };
-            println!("uri        {shown}");
+            print(format_args!("uri        {shown}"));
         }
         Ok(())
     }

@@ -201,7 +201,7 @@ pub struct Totals {
     pub skipped: u64,
     pub failed: u64,
     /// Wei earned from deliveries in this run.
-    #[serde(with = "crate::chain::decimal")]
+    #[serde(with = "crate::amount::decimal")]
     pub earned: U256,
     /// Gas spent on delivery transactions in this run.
     pub gas_used: u64,
@@ -308,7 +308,7 @@ impl ImageProvider {
         }
         let mut states = HashMap::new();
         for &nft in &self.opts.nfts {
-            self.conn.ensure_contract(nft).await?;
+            crate::nft::Nft::open(&self.conn, nft).await?;
             let authorized = GenImNFT::new(nft, self.conn.provider.clone())
                 .isProvider(signer)
                 .call()
@@ -394,7 +394,10 @@ impl ImageProvider {
         if let Some(block) = self.opts.from_block {
             return block;
         }
-        let record = crate::chain::Deployment::load(&self.opts.deployments_dir, self.conn.chain_id);
+        let record = crate::nft::deployment::Deployment::load(
+            &self.opts.deployments_dir,
+            self.conn.chain_id,
+        );
         match record {
             Ok(Some(record)) if record.nft == nft => record.block,
             _ => {

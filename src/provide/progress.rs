@@ -2,7 +2,7 @@
 //! earned), structured logs otherwise, reports to an observer, and the totals at exit.
 
 use super::{Report, Totals};
-use crate::units::format_eth;
+use crate::amount::format_eth;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::{io::IsTerminal, sync::Mutex, time::Duration};
 use tokio::sync::mpsc;

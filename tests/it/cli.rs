@@ -403,8 +403,13 @@ async fn wait_that_times_out_still_names_the_token() {
     ];
     let run = chain.genim(&args, &[("GENIM_PRIVATE_KEY", &key)]).await;
     assert_eq!(run.code, Some(1), "{run:?}");
-    assert_eq!(run.json()["tokenId"], 1);
-    assert_eq!(run.json()["state"], "pending");
+    // The token id came out as soon as the token existed, then the final state.
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert_eq!(lines[0]["tokenId"], 1);
+    assert!(lines[0].get("state").is_none());
+    assert_eq!(lines[1]["tokenId"], 1);
+    assert_eq!(lines[1]["state"], "pending");
     assert!(
         run.stderr.ends_with(
             "error: token 1 is still pending after 1 s; check later with `genim status 1`\n"

@@ -111,10 +111,23 @@ impl Run {
         assert_eq!(self.stdout, "");
     }
 
-    /// stdout parsed as JSON.
+    /// The last line of stdout parsed as JSON (commands that report progress print JSON lines).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {}", self.stdout))
+        self.json_lines()
+            .pop()
+            .unwrap_or_else(|| panic!("no JSON on stdout: {}", self.stdout))
+    }
+
+    /// Every line of stdout parsed as JSON.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {}", self.stdout))
+            })
+            .collect()
     }
 
     /// Asserts that `secret` appears in neither stream.
@@ -341,6 +354,14 @@ impl TestChain {
     /// ETH balance of `address`.
     pub async fn balance(&self, address: Address) -> U256 {
         self.root().get_balance(address).await.expect("balance")
+    }
+
+    /// Transactions sent by `address` (its nonce).
+    pub async fn nonce(&self, address: Address) -> u64 {
+        self.root()
+            .get_transaction_count(address)
+            .await
+            .expect("nonce")
     }
 
     /// Runs `genim` in [`Self::dir`] against this anvil (`ETH_RPC_URL`), with `envs` on top of

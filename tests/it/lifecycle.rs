@@ -9,9 +9,12 @@ use alloy::{
 };
 use genim::{
     bindings::{gen_im_nft::GenImNFT, splitter::Splitter},
-    chain::{self, Connection, FollowOptions, FollowOutcome, TokenState},
-    config::Config,
-    opts::{RpcOpts, WalletOpts},
+    chain::{ConnectOptions, Connection},
+    nft::{
+        Nft,
+        mint::{self, MintRequest},
+        token::{self, FollowOptions, FollowOutcome, TokenState},
+    },
 };
 use std::time::Duration;
 
@@ -151,10 +154,23 @@ async fn deploy_mint_deliver_status_fees() {
     assert_eq!(run.json()["amount"], fee.to_string());
     assert_eq!(chain.balance(owner).await, recipient_before + fee);
     assert_eq!(contract.accruedFees().call().await.unwrap(), U256::ZERO);
+    // Nothing to withdraw is not an error (the same rule as `split release`): nothing is sent.
+    let nonce = chain.nonce(chain.address(3)).await;
     let run = chain
         .genim(&["fees"], &[("GENIM_PRIVATE_KEY", &chain.key(3))])
-        .await;
-    run.fails_with(&format!("no fees to withdraw on GenImNFT {nft}"));
+        .await
+        .ok();
+    assert_eq!(
+        run.stdout,
+        format!("no fees to withdraw on {nft}: nothing was sent\n")
+    );
+    assert_eq!(chain.nonce(chain.address(3)).await, nonce);
+    let run = chain
+        .genim(&["fees", "--json"], &[("GENIM_PRIVATE_KEY", &chain.key(3))])
+        .await
+        .ok();
+    assert_eq!(run.json()["amount"], "0");
+    assert!(run.json()["tx"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,7 +251,7 @@ async fn refund_only_after_the_deadline() {
         .await;
     run.fails_with(&format!(
         "refund too early: token 1 can be refunded after {}",
-        genim::units::format_utc(deadline)
+        genim::time::format_utc(deadline)
     ));
     run.assert_hides(&user_key);
 
@@ -313,10 +329,14 @@ async fn withdraw_a_payout_credited_after_a_failed_push() {
     assert_eq!(chain.balance(provider).await + gas, before + payout);
     assert_eq!(contract.credit(provider).call().await.unwrap(), U256::ZERO);
 
-    let run = chain.genim(&["withdraw", "--nft", &nft_text], &envs).await;
-    run.fails_with(&format!(
-        "nothing to withdraw: {provider} has no credit on GenImNFT {nft}"
-    ));
+    let run = chain
+        .genim(&["withdraw", "--nft", &nft_text], &envs)
+        .await
+        .ok();
+    assert_eq!(
+        run.stdout,
+        format!("nothing to withdraw: {provider} has no credit on {nft}\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -405,22 +425,31 @@ async fn library_connect_send_and_follow() {
     let provider = chain.address(1);
     let nft = chain.deploy_nft(ether("0.00003"), &[provider]).await;
 
-    let user = chain::connect(
-        &RpcOpts::with_url(chain.rpc_url()),
-        Some(&WalletOpts::from_private_key(chain.key(2))),
-    )
-    .await
-    .unwrap();
+    let open = |account: usize| {
+        Connection::open(
+            chain.rpc_url().parse().unwrap(),
+            Some(chain.signer(account)),
+            ConnectOptions::default(),
+        )
+    };
+    let user = open(2).await.unwrap();
     assert_eq!(user.chain_id, 31337);
-    assert_eq!(user.signer, Some(chain.address(2)));
-    let minted = chain::mint(&user, nft, "a red fox", None).await.unwrap();
+    assert_eq!(user.signer_address(), Some(chain.address(2)));
+    let nft = Nft::open(&user, nft).await.unwrap();
+    let request = |prompt: &str| MintRequest {
+        prompt: prompt.into(),
+        ..MintRequest::default()
+    };
+    let minted = mint::mint(&user, &nft, &request("a red fox"))
+        .await
+        .unwrap();
     assert_eq!(minted.token_id, U256::from(1));
     assert_eq!(minted.paid, ether("0.00003"));
 
     // A non-provider's delivery is refused with a sentence, before any gas is spent.
     let digest = alloy::primitives::B256::repeat_byte(7);
-    let tx = user
-        .nft(nft)
+    let tx = nft
+        .contract(&user)
         .deliver(minted.token_id, digest)
         .into_transaction_request();
     let err = user.send(tx).await.unwrap_err().to_string();
@@ -430,22 +459,18 @@ async fn library_connect_send_and_follow() {
     );
 
     // The provider's connection, built programmatically, delivers; a follower sees it.
-    let url = chain.rpc_url().parse().unwrap();
-    let signer = Some(chain.signer(1));
-    let provider_conn = Connection::open(url, signer, Duration::from_secs(30), Config::default())
-        .await
-        .unwrap();
+    let provider_conn = open(1).await.unwrap();
     let options = FollowOptions {
         poll_interval: Duration::from_millis(200),
         ..FollowOptions::default()
     };
-    let follow = chain::follow_token(&user, nft, minted.token_id, &options, |status| {
+    let follow = token::follow(&user, &nft, minted.token_id, &options, |status| {
         assert_ne!(status.state, TokenState::None)
     });
     let deliver = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let tx = provider_conn
-            .nft(nft)
+        let tx = nft
+            .contract(&provider_conn)
             .deliver(minted.token_id, digest)
             .into_transaction_request();
         provider_conn.send(tx).await.unwrap()
@@ -461,16 +486,17 @@ async fn library_connect_send_and_follow() {
     }
 
     // Delivering twice names the state.
-    let tx = provider_conn
-        .nft(nft)
+    let tx = nft
+        .contract(&provider_conn)
         .deliver(minted.token_id, digest)
         .into_transaction_request();
     let err = provider_conn.send(tx).await.unwrap_err().to_string();
     assert_eq!(err, "token 1 is not pending (it was delivered)");
 
     // Concurrent sends from one connection get distinct nonces.
-    let second = chain::mint(&user, nft, "two", None);
-    let third = chain::mint(&user, nft, "three", None);
+    let (two, three) = (request("two"), request("three"));
+    let second = mint::mint(&user, &nft, &two);
+    let third = mint::mint(&user, &nft, &three);
     let (second, third) = tokio::join!(second, third);
     let mut ids = [second.unwrap().token_id, third.unwrap().token_id];
     ids.sort();

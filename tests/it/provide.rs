@@ -11,9 +11,8 @@ use alloy::{
 use bytes::Bytes;
 use genim::{
     bindings::gen_im_nft::GenImNFT,
-    chain::Connection,
+    chain::{ConnectOptions, Connection},
     cid,
-    config::Config,
     generate::{
         BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorKind, LocalGenerator, Size,
     },
@@ -61,8 +60,9 @@ async fn connect(chain: &TestChain, account: usize) -> Connection {
     Connection::open(
         chain.rpc_url().parse().unwrap(),
         Some(chain.signer(account)),
-        Duration::from_secs(30),
-        Config::default(),
+        ConnectOptions {
+            tx_timeout: Some(Duration::from_secs(30)),
+        },
     )
     .await
     .expect("connects to anvil")
@@ -842,12 +842,13 @@ async fn a_send_reverted_at_estimation_does_not_stall_the_next_one() {
     let conn = Connection::open(
         chain.rpc_url().parse().unwrap(),
         Some(chain.signer(PROVIDER)),
-        Duration::from_secs(5),
-        Config::default(),
+        ConnectOptions {
+            tx_timeout: Some(Duration::from_secs(5)),
+        },
     )
     .await
     .unwrap();
-    let contract = conn.nft(nft);
+    let contract = GenImNFT::new(nft, conn.provider.clone());
     let unminted = contract
         .deliver(U256::from(99), B256::repeat_byte(1))
         .into_transaction_request();

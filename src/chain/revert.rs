@@ -4,8 +4,9 @@
 //! 0.00002 ETH".
 
 use crate::{
+    amount::format_eth,
     bindings::{gen_im_nft::GenImNFT::GenImNFTErrors, splitter::Splitter::SplitterErrors},
-    units::{format_eth, format_utc},
+    time::format_utc,
 };
 use alloy::{
     primitives::{Bytes, U256},
