@@ -6,6 +6,7 @@ mod common;
 mod bind;
 mod build;
 mod cli;
+mod hostile;
 mod lifecycle;
 mod provide;
 mod stores;
