@@ -8,12 +8,12 @@
 //! - [`generate`], [`store`], [`metadata`], [`cid`]: images, where they are kept, their
 //!   ERC-721 metadata and IPFS CIDs.
 //! - [`provide`]: the provider loop (`genim provide`).
-//! - [`toolchain`], [`bind`]: compiling contracts and generating bindings.
+//! - [`toolchain`]: compiling contracts and generating bindings ([`toolchain::bindgen`]).
 //! - [`amount`], [`time`], [`parse`], [`wallet`], [`config`], [`http`], [`fsutil`],
 //!   [`logging`]: shared building blocks.
 
 pub mod amount;
-pub mod bind;
+
 pub mod bindings;
 pub mod chain;
 pub mod cid;

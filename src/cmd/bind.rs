@@ -1,8 +1,8 @@
 //! `genim bind`: generate typed alloy bindings (and JSON ABIs) from a foundry project.
 
 use crate::{
-    bind::{self, BindOptions},
     toolchain::FoundryConfig,
+    toolchain::bindgen::{self as bind, BindOptions},
 };
 use eyre::WrapErr;
 use regex::Regex;

@@ -5,8 +5,8 @@
 use crate::build::{repo_build, repo_root, repo_solc, sample};
 use alloy::{primitives::U256, providers::ProviderBuilder};
 use genim::{
-    bind::{self, BindOptions, Staleness},
     toolchain::FoundryConfig,
+    toolchain::bindgen::{self as bind, BindOptions, Staleness},
 };
 use std::{path::Path, process::Command};
 

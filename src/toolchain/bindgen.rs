@@ -221,11 +221,20 @@ pub fn render_module(contract: &CompiledContract) -> String {
             .iter()
             .map(|(start, len)| format!("({start}, {len})"))
             .collect();
-        let _ = writeln!(
-            out,
+        // As rustfmt writes it, so `cargo fmt` leaves generated files alone.
+        let one_line = format!(
             "pub const IMMUTABLE_RANGES: &[(usize, usize)] = &[{}];",
             ranges.join(", ")
         );
+        if one_line.len() <= 100 {
+            let _ = writeln!(out, "{one_line}");
+        } else {
+            out.push_str("pub const IMMUTABLE_RANGES: &[(usize, usize)] = &[\n");
+            for range in &ranges {
+                let _ = writeln!(out, "    {range},");
+            }
+            out.push_str("];\n");
+        }
     }
     out
 }
