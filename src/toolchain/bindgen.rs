@@ -244,7 +244,7 @@ fn render_mod_rs(modules: &[(String, String)]) -> String {
     let mut out = format!(
         "//! Typed alloy bindings, {GENERATED_MARKER} from the compiled contracts; do not edit.\n\
          //! Regenerate with `genim bind`; `genim bind --check` fails when they are stale.\n\n\
-         #![allow(clippy::all, missing_docs, rustdoc::all)]\n\n"
+         #![allow(clippy::all, dead_code, missing_docs, rustdoc::all)]\n\n"
     );
     for (_, module) in modules {
         let _ = writeln!(out, "pub mod {module};");
