@@ -10,3 +10,4 @@ mod hostile;
 mod lifecycle;
 mod provide;
 mod stores;
+mod usdc;
