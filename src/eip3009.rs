@@ -13,44 +13,49 @@ use alloy::{
 };
 use serde::{Deserialize, Serialize};
 
-alloy::sol! {
-    /// `TransferWithAuthorization`: anyone may submit it; moves `value` from `from` to `to`.
-    #[derive(Debug, PartialEq, Eq)]
-    struct TransferWithAuthorization {
-        address from;
-        address to;
-        uint256 value;
-        uint256 validAfter;
-        uint256 validBefore;
-        bytes32 nonce;
-    }
+/// The Solidity types and calls, generated (their call builders take every parameter).
+#[allow(clippy::too_many_arguments)]
+mod sol {
+    alloy::sol! {
+        /// `TransferWithAuthorization`: anyone may submit it; moves `value` from `from` to `to`.
+        #[derive(Debug, PartialEq, Eq)]
+        struct TransferWithAuthorization {
+            address from;
+            address to;
+            uint256 value;
+            uint256 validAfter;
+            uint256 validBefore;
+            bytes32 nonce;
+        }
 
-    /// `ReceiveWithAuthorization`: only `to` may submit it (front-running cannot move it).
-    #[derive(Debug, PartialEq, Eq)]
-    struct ReceiveWithAuthorization {
-        address from;
-        address to;
-        uint256 value;
-        uint256 validAfter;
-        uint256 validBefore;
-        bytes32 nonce;
-    }
+        /// `ReceiveWithAuthorization`: only `to` may submit it (front-running cannot move it).
+        #[derive(Debug, PartialEq, Eq)]
+        struct ReceiveWithAuthorization {
+            address from;
+            address to;
+            uint256 value;
+            uint256 validAfter;
+            uint256 validBefore;
+            bytes32 nonce;
+        }
 
-    /// The EIP-3009 and metadata calls genim makes on a token (FiatTokenV2_2's names).
-    #[sol(rpc)]
-    interface IEIP3009 {
-        function name() external view returns (string);
-        function version() external view returns (string);
-        function symbol() external view returns (string);
-        function decimals() external view returns (uint8);
-        function balanceOf(address account) external view returns (uint256);
-        function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
-        function transferWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, bytes signature) external;
-        function receiveWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, bytes signature) external;
-        event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce);
-        event Transfer(address indexed from, address indexed to, uint256 value);
+        /// The EIP-3009 and metadata calls genim makes on a token (FiatTokenV2_2's names).
+        #[sol(rpc)]
+        interface IEIP3009 {
+            function name() external view returns (string);
+            function version() external view returns (string);
+            function symbol() external view returns (string);
+            function decimals() external view returns (uint8);
+            function balanceOf(address account) external view returns (uint256);
+            function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
+            function transferWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, bytes signature) external;
+            function receiveWithAuthorization(address from, address to, uint256 value, uint256 validAfter, uint256 validBefore, bytes32 nonce, bytes signature) external;
+            event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce);
+            event Transfer(address indexed from, address indexed to, uint256 value);
+        }
     }
 }
+pub use sol::{IEIP3009, ReceiveWithAuthorization, TransferWithAuthorization};
 
 /// Which of the two EIP-3009 authorizations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,20 +21,25 @@ const LIBRARY_PLACEHOLDER: &str = "__$715109b5d747ea58b675c6ea3f0dba8c60$__";
 /// token itself and a local chain never upgrades it.
 const PROXY_ADMIN: Address = address!("0x000000000000000000000000000000000000dEaD");
 
-alloy::sol! {
-    /// FiatTokenV2_2's set-up and admin functions.
-    #[sol(rpc)]
-    interface IFiatTokenAdmin {
-        function initialize(string tokenName, string tokenSymbol, string tokenCurrency, uint8 tokenDecimals, address newMasterMinter, address newPauser, address newBlacklister, address newOwner) external;
-        function initializeV2(string newName) external;
-        function initializeV2_1(address lostAndFound) external;
-        function initializeV2_2(address[] accountsToBlacklist, string newSymbol) external;
-        function configureMinter(address minter, uint256 minterAllowedAmount) external returns (bool);
-        function mint(address to, uint256 amount) external returns (bool);
-        function blacklist(address account) external;
-        function changeAdmin(address newAdmin) external;
+/// The Solidity types and calls, generated (their call builders take every parameter).
+#[allow(clippy::too_many_arguments)]
+mod sol {
+    alloy::sol! {
+        /// FiatTokenV2_2's set-up and admin functions.
+        #[sol(rpc)]
+        interface IFiatTokenAdmin {
+            function initialize(string tokenName, string tokenSymbol, string tokenCurrency, uint8 tokenDecimals, address newMasterMinter, address newPauser, address newBlacklister, address newOwner) external;
+            function initializeV2(string newName) external;
+            function initializeV2_1(address lostAndFound) external;
+            function initializeV2_2(address[] accountsToBlacklist, string newSymbol) external;
+            function configureMinter(address minter, uint256 minterAllowedAmount) external returns (bool);
+            function mint(address to, uint256 amount) external returns (bool);
+            function blacklist(address account) external;
+            function changeAdmin(address newAdmin) external;
+        }
     }
 }
+use sol::IFiatTokenAdmin;
 
 /// How to set up the local USDC.
 #[derive(Debug, Clone)]
