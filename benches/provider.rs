@@ -57,7 +57,7 @@ struct Figures {
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
-    let anvil_path = genim::cmd::demo::find_anvil(None)?;
+    let anvil_path = genim::devnet::find_anvil(None)?;
     let anvil = Anvil::new()
         .path(anvil_path)
         .arg("--accounts")

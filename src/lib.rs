@@ -19,6 +19,8 @@ pub mod chain;
 pub mod cid;
 pub mod cmd;
 pub mod config;
+pub mod demo;
+pub mod devnet;
 pub mod eip3009;
 pub mod fsutil;
 pub mod generate;
