@@ -85,4 +85,43 @@ contract MockToken is ERC20 {
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
     }
+
+    /// Takes `amount` from `account` without a transfer by it: a negative rebase or a slashing,
+    /// which real USDC never does.
+    function slash(address account, uint256 amount) external {
+        _burn(account, amount);
+    }
+}
+
+/// @dev A token with two entry addresses sharing one balance (as legacy TrueUSD had): this one
+/// and `secondEntry`, whose `transfer` moves the caller's balance here.
+contract DoubleEntryToken is MockToken {
+    address public immutable secondEntry;
+
+    constructor() {
+        secondEntry = address(new SecondEntry(this));
+    }
+
+    function entryTransfer(address from, address to, uint256 amount) external {
+        require(msg.sender == secondEntry, "DoubleEntryToken: entry only");
+        _transfer(from, to, amount);
+    }
+}
+
+/// @dev The second address of `DoubleEntryToken`.
+contract SecondEntry {
+    DoubleEntryToken public immutable main;
+
+    constructor(DoubleEntryToken main_) {
+        main = main_;
+    }
+
+    function balanceOf(address account) external view returns (uint256) {
+        return main.balanceOf(account);
+    }
+
+    function transfer(address to, uint256 amount) external returns (bool) {
+        main.entryTransfer(msg.sender, to, amount);
+        return true;
+    }
 }
