@@ -58,6 +58,8 @@ contract GenImNFT is ERC721 {
     error InvalidDeliveryWindow(uint64 deliveryWindow);
     /// @dev There is nothing to withdraw.
     error NothingToWithdraw();
+    /// @dev ETH was sent to a function that takes no payment (it could never be paid out).
+    error UnexpectedValue(uint256 value);
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -504,6 +506,31 @@ contract GenImNFT is ERC721 {
         return string(out);
     }
 
+    /// @notice ERC-721 `approve`. Rejects ETH: solady declares it `payable`, and ETH sent here
+    /// would be locked, since no escrow, credit or fee accounts for it.
+    function approve(address account, uint256 id) public payable override {
+        _rejectValue();
+        super.approve(account, id);
+    }
+
+    /// @notice ERC-721 `transferFrom`; rejects ETH (see `approve`).
+    function transferFrom(address from, address to, uint256 id) public payable override {
+        _rejectValue();
+        super.transferFrom(from, to, id);
+    }
+
+    /// @notice ERC-721 `safeTransferFrom`; rejects ETH (see `approve`).
+    function safeTransferFrom(address from, address to, uint256 id) public payable override {
+        _rejectValue();
+        super.safeTransferFrom(from, to, id);
+    }
+
+    /// @notice ERC-721 `safeTransferFrom` with data; rejects ETH (see `approve`).
+    function safeTransferFrom(address from, address to, uint256 id, bytes calldata data) public payable override {
+        _rejectValue();
+        super.safeTransferFrom(from, to, id, data);
+    }
+
     /// @notice ERC-165: ERC-721, its metadata extension and ERC-4906.
     function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
         return interfaceId == 0x49064906 || super.supportsInterface(interfaceId);
@@ -553,6 +580,10 @@ contract GenImNFT is ERC721 {
             credit[to] += amount;
             emit Credited(to, amount);
         }
+    }
+
+    function _rejectValue() internal view {
+        if (msg.value != 0) revert UnexpectedValue(msg.value);
     }
 
     function _checkedPrice(uint256 value) internal pure returns (uint64) {

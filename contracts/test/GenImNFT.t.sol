@@ -646,6 +646,36 @@ contract GenImNFTTest is Test {
         assertEq(alice.balance, 10 ether);
     }
 
+    /// Finding 2 of the review: solady's `approve`, `transferFrom` and `safeTransferFrom` are
+    /// `payable`; ETH sent with them was locked in the contract forever (no escrow, credit or
+    /// fee accounts for it) and broke the balance invariant. They now reject any value.
+    function test_RevertWhen_EtherSentWithErc721Functions() public {
+        uint256 id = _mint(alice);
+        uint256 held = address(nft).balance;
+        vm.startPrank(alice);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        nft.approve{value: 1}(bob, id);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        nft.transferFrom{value: 1}(alice, bob, id);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        nft.safeTransferFrom{value: 1}(alice, bob, id);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        nft.safeTransferFrom{value: 1}(alice, bob, id, "");
+        vm.stopPrank();
+        assertEq(address(nft).balance, held, "no ETH taken");
+
+        // Without value they work as before.
+        vm.startPrank(alice);
+        nft.approve(bob, id);
+        nft.safeTransferFrom(alice, bob, id);
+        vm.stopPrank();
+        vm.prank(bob);
+        nft.safeTransferFrom(bob, alice, id, "");
+        vm.prank(alice);
+        nft.transferFrom(alice, bob, id);
+        assertEq(nft.ownerOf(id), bob);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  OWNER
     //////////////////////////////////////////////////////////////*/
