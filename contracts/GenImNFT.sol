@@ -3,6 +3,7 @@ pragma solidity ^0.8.33;
 
 import {ERC721} from "solady/tokens/ERC721.sol";
 import {Base64} from "solady/utils/Base64.sol";
+import {EnumerableSetLib} from "solady/utils/EnumerableSetLib.sol";
 import {LibString} from "solady/utils/LibString.sol";
 import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 
@@ -16,6 +17,8 @@ import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 /// paid under cannot change. Gas is the user's price on an L2, so per-token state is packed into
 /// the ERC-721 ownership slot that minting writes anyway (see `_escrowData`).
 contract GenImNFT is ERC721 {
+    using EnumerableSetLib for EnumerableSetLib.AddressSet;
+
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
@@ -30,7 +33,7 @@ contract GenImNFT is ERC721 {
     error MintingPaused();
     /// @dev Deadlines no longer fit their 32-bit field (136 years after deployment).
     error MintingEnded();
-    /// @dev `MAX_PROVIDERS` addresses were already authorized once.
+    /// @dev `MAX_PROVIDERS` providers are authorized already; remove one first.
     error TooManyProviders();
     /// @dev The caller is not an authorized image provider.
     error NotProvider(address caller);
@@ -60,6 +63,8 @@ contract GenImNFT is ERC721 {
     error NothingToWithdraw();
     /// @dev ETH was sent to a function that takes no payment (it could never be paid out).
     error UnexpectedValue(uint256 value);
+    /// @dev An accrued amount would leave its packed field (unreachable with real money).
+    error AccrualOverflow();
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -107,7 +112,7 @@ contract GenImNFT is ERC721 {
 
     /// @notice Longest accepted prompt, in bytes.
     uint256 public constant MAX_PROMPT_BYTES = 1000;
-    /// @notice Most providers ever authorized (bounds the `withdrawFees` sweep).
+    /// @notice Most providers authorized at once (bounds the `withdrawFees` sweep).
     uint256 public constant MAX_PROVIDERS = 64;
     /// @notice Longest accepted delivery window.
     uint64 public constant MAX_DELIVERY_WINDOW = 365 days;
@@ -117,7 +122,6 @@ contract GenImNFT is ERC721 {
     uint256 internal constant _PAYOUT_GAS = 100_000;
 
     uint256 internal constant _AUTHORIZED = 1;
-    uint256 internal constant _LISTED = 2;
     uint256 internal constant _FLAGS = 3;
     uint256 internal constant _FEE_SHIFT = 2;
 
@@ -146,19 +150,28 @@ contract GenImNFT is ERC721 {
 
     /// @dev Per provider, the one slot every delivery reads and writes:
     ///   bit 0       authorized
-    ///   bit 1       listed in `_providerList` (never unset)
+    ///   bit 1       unused
     ///   bits [2..]  fees accrued by its deliveries and not yet withdrawn (wei)
     /// Accruing fees here rather than in a global counter saves a cold slot per delivery.
     mapping(address account => uint256) internal _provider;
 
-    /// @dev Every address ever authorized, so `withdrawFees` can sweep their accrued fees.
-    address[] internal _providerList;
+    /// @dev The providers authorized now (at most `MAX_PROVIDERS`), so `withdrawFees` can sweep
+    /// their accrued fees. Removing a provider takes it out and frees its place.
+    EnumerableSetLib.AddressSet internal _providers;
 
     /// @notice Payouts whose push failed, withdrawable by their account.
     mapping(address account => uint256) public credit;
 
-    /// @notice Receives the fees (an address or a `Splitter`).
-    address public feeRecipient;
+    /// @dev The fee recipient and, in the same slot (which `withdrawFees` reads anyway), the fees
+    /// accrued by providers that were removed since the last `withdrawFees`:
+    ///   bits [0..159]    fee recipient (an address or a `Splitter`)
+    ///   bits [160..255]  fees of removed providers
+    struct FeeAccount {
+        address recipient;
+        uint96 removedFees;
+    }
+
+    FeeAccount internal _feeAccount;
 
     /// @notice The contract owner (configuration only; it cannot touch escrow).
     address public owner;
@@ -185,7 +198,7 @@ contract GenImNFT is ERC721 {
         deliveryWindow = deliveryWindow_;
         _epoch = uint64(block.timestamp);
         _mintConfig = MintConfig({price: _checkedPrice(price_), nextTokenId: 1, paused: false});
-        feeRecipient = feeRecipient_;
+        _feeAccount.recipient = feeRecipient_;
         owner = owner_;
         emit OwnershipTransferred(address(0), owner_);
     }
@@ -316,17 +329,19 @@ contract GenImNFT is ERC721 {
     /// @notice Sends all accrued fees to `feeRecipient`. Anyone may call; reverts (keeping
     /// the fees) if the recipient rejects them.
     function withdrawFees() external {
-        uint256 amount;
-        uint256 n = _providerList.length;
-        for (uint256 i; i < n; ++i) {
-            address account = _providerList[i];
+        FeeAccount memory account = _feeAccount;
+        uint256 amount = account.removedFees;
+        if (amount != 0) _feeAccount.removedFees = 0;
+        address[] memory list = _providers.values();
+        for (uint256 i; i < list.length; ++i) {
+            address account = list[i];
             uint256 provider = _provider[account];
             if (provider >> _FEE_SHIFT == 0) continue;
             amount += provider >> _FEE_SHIFT;
             _provider[account] = provider & _FLAGS;
         }
         if (amount == 0) revert NothingToWithdraw();
-        address recipient = feeRecipient;
+        address recipient = account.recipient;
         emit FeesWithdrawn(recipient, amount);
         SafeTransferLib.safeTransferETH(recipient, amount);
     }
@@ -336,15 +351,22 @@ contract GenImNFT is ERC721 {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Authorizes (`true`) or removes (`false`) an image provider. Owner only.
+    /// At most `MAX_PROVIDERS` are authorized at once; removing one frees its place, and the fees
+    /// its deliveries accrued stay due to the fee recipient. Setting the current state again
+    /// changes nothing.
     function setProvider(address provider, bool authorized) external onlyOwner {
         if (provider == address(0)) revert ZeroAddress();
         uint256 data = _provider[provider];
-        if (data & _LISTED == 0) {
-            if (_providerList.length == MAX_PROVIDERS) revert TooManyProviders();
-            _providerList.push(provider);
-            data |= _LISTED;
+        if (authorized && data & _AUTHORIZED == 0) {
+            if (_providers.length() == MAX_PROVIDERS) revert TooManyProviders();
+            _providers.add(provider);
+            _provider[provider] = data | _AUTHORIZED;
+        } else if (!authorized && data & _AUTHORIZED != 0) {
+            _providers.remove(provider);
+            // Its accrued fees move to the removed providers' pot that `withdrawFees` sweeps.
+            _feeAccount.removedFees = _addFees(_feeAccount.removedFees, data >> _FEE_SHIFT);
+            _provider[provider] = 0;
         }
-        _provider[provider] = authorized ? data | _AUTHORIZED : data & ~_AUTHORIZED;
         emit ProviderSet(provider, authorized);
     }
 
@@ -357,7 +379,7 @@ contract GenImNFT is ERC721 {
     /// @notice Sets where future `withdrawFees` calls send the fees. Owner only.
     function setFeeRecipient(address newFeeRecipient) external onlyOwner {
         if (newFeeRecipient == address(0)) revert ZeroAddress();
-        feeRecipient = newFeeRecipient;
+        _feeAccount.recipient = newFeeRecipient;
         emit FeeRecipientSet(newFeeRecipient);
     }
 
@@ -407,17 +429,23 @@ contract GenImNFT is ERC721 {
         return _provider[account] & _AUTHORIZED != 0;
     }
 
-    /// @notice Every address ever authorized as a provider (including removed ones).
+    /// @notice The providers authorized now (removed ones leave the list), in no fixed order.
     function providers() external view returns (address[] memory) {
-        return _providerList;
+        return _providers.values();
     }
 
     /// @notice Fees from delivered tokens not yet sent to `feeRecipient`.
     function accruedFees() external view returns (uint256 amount) {
-        uint256 n = _providerList.length;
-        for (uint256 i; i < n; ++i) {
-            amount += _provider[_providerList[i]] >> _FEE_SHIFT;
+        amount = _feeAccount.removedFees;
+        address[] memory list = _providers.values();
+        for (uint256 i; i < list.length; ++i) {
+            amount += _provider[list[i]] >> _FEE_SHIFT;
         }
+    }
+
+    /// @notice Receives the fees (an address or a `Splitter`).
+    function feeRecipient() external view returns (address) {
+        return _feeAccount.recipient;
     }
 
     /// @notice Whether new mints are paused.
@@ -580,6 +608,15 @@ contract GenImNFT is ERC721 {
             credit[to] += amount;
             emit Credited(to, amount);
         }
+    }
+
+    /// @dev `pot + fees`, reverting if the sum leaves 96 bits. Unreachable in practice (2^96 wei
+    /// is more ETH than exists), but fees must never wrap.
+    function _addFees(uint96 pot, uint256 fees) internal pure returns (uint96) {
+        uint256 sum = pot + fees;
+        if (sum > type(uint96).max) revert AccrualOverflow();
+        // forge-lint: disable-next-line(unsafe-typecast) checked just above
+        return uint96(sum);
     }
 
     function _rejectValue() internal view {

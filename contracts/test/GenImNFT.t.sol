@@ -595,10 +595,12 @@ contract GenImNFTTest is Test {
         nft.deliver(b, DIGEST);
         vm.prank(owner);
         nft.setProvider(second, false);
+        assertEq(nft.providers().length, 1, "removed ones leave the list");
         uint256 fee = PRICE * FEE_BPS / 10_000;
-        assertEq(nft.accruedFees(), 2 * fee);
+        assertEq(nft.accruedFees(), 2 * fee, "the removed provider's fee is kept");
         nft.withdrawFees();
         assertEq(treasury.balance, 2 * fee);
+        assertEq(nft.accruedFees(), 0);
         assertEq(nft.isProvider(second), false, "flags kept after the sweep");
         assertEq(nft.isProvider(provider), true, "flags kept after the sweep");
     }
@@ -703,10 +705,61 @@ contract GenImNFTTest is Test {
         for (uint160 i = 1; i < 64; ++i) {
             nft.setProvider(address(i), true);
         }
+        nft.setProvider(address(1), true); // authorizing again changes nothing
+        assertEq(nft.providers().length, 64);
         vm.expectRevert(GenImNFT.TooManyProviders.selector);
         nft.setProvider(address(64), true);
-        nft.setProvider(address(1), false); // known ones can still change
+        nft.setProvider(address(1), false); // removing one frees its place
+        nft.setProvider(address(64), true);
         vm.stopPrank();
+        assertEq(nft.providers().length, 64);
+        assertEq(nft.isProvider(address(64)), true);
+    }
+
+    /// Finding 3 of the review: the provider list only grew and capped at 64, and removing a
+    /// never-authorized address took a place too; after enough key rotations no provider could
+    /// ever be authorized again, and this immutable contract was dead. Now removal frees the
+    /// place and removing a stranger takes none.
+    function test_ProviderRotationsNeverFillTheList() public {
+        vm.startPrank(owner);
+        for (uint160 i = 1; i <= 100; ++i) {
+            nft.setProvider(address(i), false); // never authorized: no place taken
+        }
+        for (uint160 i = 1000; i < 2000; ++i) {
+            nft.setProvider(address(i), true);
+            nft.setProvider(address(i), false);
+        }
+        vm.stopPrank();
+        assertEq(nft.providers().length, 1, "only the original provider is left");
+        assertEq(nft.providers()[0], provider);
+
+        // A fresh key can still be authorized and paid.
+        address fresh = makeAddr("fresh provider");
+        vm.prank(owner);
+        nft.setProvider(fresh, true);
+        uint256 id = _mint(alice);
+        vm.prank(fresh);
+        nft.deliver(id, DIGEST);
+        assertEq(_state(id), nft.STATE_DELIVERED());
+    }
+
+    function test_RemovedProviderKeepsAccruedFees() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        uint256 fee = PRICE * FEE_BPS / 10_000;
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        assertEq(nft.providers().length, 0);
+        assertEq(nft.accruedFees(), fee, "fee kept after removal");
+        vm.prank(owner);
+        nft.setProvider(provider, true);
+        assertEq(nft.accruedFees(), fee, "and not counted twice after re-authorization");
+        nft.withdrawFees();
+        assertEq(treasury.balance, fee);
+        assertEq(nft.accruedFees(), 0);
+        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        nft.withdrawFees();
     }
 
     function test_SetPriceFutureMintsOnly() public {
