@@ -13,6 +13,13 @@ import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 /// its ERC-721 metadata JSON, stored on IPFS as a raw-leaf CIDv1). Delivery is one-shot and pays
 /// the provider `escrow - fee` at once. When nobody delivers before the deadline, the token's
 /// owner may burn it for the full escrow.
+///
+/// Whom a user trusts: paying, you trust the providers that `providers()` lists when your mint
+/// executes. Any one of them may deliver your token, once, and is paid its escrow minus the fee
+/// whatever it delivers; a provider authorized later never can (`canDeliver`, `deliverersOf`).
+/// The owner cannot move your escrow: it sets the price of future mints, the fee recipient,
+/// pausing, and the providers of future tokens. If no provider delivers before the deadline,
+/// you take the full escrow back with `refund`.
 /// @dev Immutable on purpose: no proxy and no owner path that moves escrow, so the rules a user
 /// paid under cannot change. Gas is the user's price on an L2, so per-token state is packed into
 /// the ERC-721 ownership slot that minting writes anyway (see `_escrowData`).
@@ -37,6 +44,9 @@ contract GenImNFT is ERC721 {
     error TooManyProviders();
     /// @dev The caller is not an authorized image provider.
     error NotProvider(address caller);
+    /// @dev `provider` was not authorized yet when `tokenId` was minted, so it may not deliver
+    /// it: authorizing a provider never exposes escrow paid earlier.
+    error NotAuthorizedAtMint(uint256 tokenId, address provider);
     /// @dev The token is not pending (never minted, already delivered, or refunded).
     error TokenNotPending(uint256 tokenId);
     /// @dev A zero digest cannot name any metadata.
@@ -121,9 +131,9 @@ contract GenImNFT is ERC721 {
     /// too little to grief the caller. A push that fails becomes a credit.
     uint256 internal constant _PAYOUT_GAS = 100_000;
 
-    uint256 internal constant _AUTHORIZED = 1;
-    uint256 internal constant _FLAGS = 3;
-    uint256 internal constant _FEE_SHIFT = 2;
+    uint256 internal constant _SINCE_MASK = 0xffffffffffffffff;
+    uint256 internal constant _FEE_SHIFT = 160;
+    uint256 internal constant _MAX_FEES = 0xffffffffffffffffffffffff;
 
     /// @notice Fee taken from each delivered token's escrow, in basis points.
     uint16 public immutable feeBps;
@@ -149,9 +159,10 @@ contract GenImNFT is ERC721 {
     mapping(uint256 tokenId => bytes32) internal _digest;
 
     /// @dev Per provider, the one slot every delivery reads and writes:
-    ///   bit 0       authorized
-    ///   bit 1       unused
-    ///   bits [2..]  fees accrued by its deliveries and not yet withdrawn (wei)
+    ///   bits [0..63]     since: the first token id it may deliver (the next id when it was
+    ///                    authorized); 0 while not authorized
+    ///   bits [64..159]   unused (zero)
+    ///   bits [160..255]  fees accrued by its deliveries and not yet withdrawn (wei)
     /// Accruing fees here rather than in a global counter saves a cold slot per delivery.
     mapping(address account => uint256) internal _provider;
 
@@ -238,15 +249,18 @@ contract GenImNFT is ERC721 {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Delivers the image of pending token `tokenId` and pays the caller its escrow
-    /// minus the fee. Authorized providers only; once per token; also after the deadline as long
-    /// as nobody refunded. A failed payout push is credited to the caller (see `withdraw`).
+    /// minus the fee. Only providers that were already authorized when the token was minted
+    /// (see `canDeliver`); once per token; also after the deadline as long as nobody refunded.
+    /// A failed payout push is credited to the caller (see `withdraw`).
     /// @param metadataDigest sha-256 of the exact metadata JSON bytes stored on IPFS.
     function deliver(uint256 tokenId, bytes32 metadataDigest) external {
         uint256 provider = _provider[msg.sender];
-        if (provider & _AUTHORIZED == 0) revert NotProvider(msg.sender);
+        uint256 since = provider & _SINCE_MASK;
+        if (since == 0) revert NotProvider(msg.sender);
         if (metadataDigest == bytes32(0)) revert InvalidDigest();
         (bool pending, uint256 escrow) = _pendingEscrow(tokenId);
         if (!pending) revert TokenNotPending(tokenId);
+        if (tokenId < since) revert NotAuthorizedAtMint(tokenId, msg.sender);
         uint256 fee = _fee(escrow);
         uint256 payout;
         // fee <= escrow because feeBps <= 10000.
@@ -254,19 +268,21 @@ contract GenImNFT is ERC721 {
             payout = escrow - fee;
         }
         _digest[tokenId] = metadataDigest;
-        if (fee != 0) _provider[msg.sender] = provider + (fee << _FEE_SHIFT);
+        if (fee != 0) _provider[msg.sender] = _accrueFees(provider, fee);
         emit ImageDelivered(tokenId, msg.sender, metadataDigest, payout);
         emit MetadataUpdate(tokenId);
         _pay(msg.sender, payout);
     }
 
     /// @notice Delivers several tokens with one payout to the caller. Tokens that are no longer
-    /// pending are skipped with a `DeliverySkipped` event instead of failing the batch.
+    /// pending, or that were minted before the caller was authorized, are skipped with a
+    /// `DeliverySkipped` event instead of failing the batch.
     /// @param tokenIds Tokens to deliver.
     /// @param digests Their metadata digests, in the same order.
     function deliverBatch(uint256[] calldata tokenIds, bytes32[] calldata digests) external {
         uint256 provider = _provider[msg.sender];
-        if (provider & _AUTHORIZED == 0) revert NotProvider(msg.sender);
+        uint256 since = provider & _SINCE_MASK;
+        if (since == 0) revert NotProvider(msg.sender);
         if (tokenIds.length != digests.length) {
             revert LengthMismatch(tokenIds.length, digests.length);
         }
@@ -277,7 +293,7 @@ contract GenImNFT is ERC721 {
             bytes32 digest = digests[i];
             if (digest == bytes32(0)) revert InvalidDigest();
             (bool pending, uint256 escrow) = _pendingEscrow(tokenId);
-            if (!pending) {
+            if (!pending || tokenId < since) {
                 emit DeliverySkipped(tokenId, msg.sender);
                 continue;
             }
@@ -291,7 +307,7 @@ contract GenImNFT is ERC721 {
             }
             emit MetadataUpdate(tokenId);
         }
-        if (totalFee != 0) _provider[msg.sender] = provider + (totalFee << _FEE_SHIFT);
+        if (totalFee != 0) _provider[msg.sender] = _accrueFees(provider, totalFee);
         // totalFee <= totalEscrow, term by term.
         unchecked {
             _pay(msg.sender, totalEscrow - totalFee);
@@ -338,7 +354,7 @@ contract GenImNFT is ERC721 {
             uint256 provider = _provider[account];
             if (provider >> _FEE_SHIFT == 0) continue;
             amount += provider >> _FEE_SHIFT;
-            _provider[account] = provider & _FLAGS;
+            _provider[account] = provider & ~(_MAX_FEES << _FEE_SHIFT);
         }
         if (amount == 0) revert NothingToWithdraw();
         address recipient = account.recipient;
@@ -351,17 +367,19 @@ contract GenImNFT is ERC721 {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Authorizes (`true`) or removes (`false`) an image provider. Owner only.
-    /// At most `MAX_PROVIDERS` are authorized at once; removing one frees its place, and the fees
-    /// its deliveries accrued stay due to the fee recipient. Setting the current state again
-    /// changes nothing.
+    /// A provider may deliver only tokens minted after its authorization: authorizing one never
+    /// exposes escrow that users paid earlier, and a removed provider that is authorized again
+    /// starts afresh. At most `MAX_PROVIDERS` are authorized at once; removing one frees its
+    /// place, and the fees its deliveries accrued stay due to the fee recipient. Setting the
+    /// current state again changes nothing.
     function setProvider(address provider, bool authorized) external onlyOwner {
         if (provider == address(0)) revert ZeroAddress();
         uint256 data = _provider[provider];
-        if (authorized && data & _AUTHORIZED == 0) {
+        if (authorized && data & _SINCE_MASK == 0) {
             if (_providers.length() == MAX_PROVIDERS) revert TooManyProviders();
             _providers.add(provider);
-            _provider[provider] = data | _AUTHORIZED;
-        } else if (!authorized && data & _AUTHORIZED != 0) {
+            _provider[provider] = data | _mintConfig.nextTokenId;
+        } else if (!authorized && data & _SINCE_MASK != 0) {
             _providers.remove(provider);
             // Its accrued fees move to the removed providers' pot that `withdrawFees` sweeps.
             _feeAccount.removedFees = _addFees(_feeAccount.removedFees, data >> _FEE_SHIFT);
@@ -424,9 +442,38 @@ contract GenImNFT is ERC721 {
         return _mintConfig.price;
     }
 
-    /// @notice Whether `account` may deliver.
+    /// @notice Whether `account` is an authorized provider now (it may deliver the tokens
+    /// minted since, see `authorizedSince` and `canDeliver`).
     function isProvider(address account) external view returns (bool) {
-        return _provider[account] & _AUTHORIZED != 0;
+        return _provider[account] & _SINCE_MASK != 0;
+    }
+
+    /// @notice The first token id `account` may deliver: the id the next mint had when it was
+    /// authorized; 0 while it is not authorized.
+    function authorizedSince(address account) external view returns (uint256) {
+        return _provider[account] & _SINCE_MASK;
+    }
+
+    /// @notice Whether `provider` may deliver `tokenId` now: the token is pending and the
+    /// provider was already authorized when it was minted, and still is.
+    function canDeliver(uint256 tokenId, address provider) public view returns (bool) {
+        uint256 since = _provider[provider] & _SINCE_MASK;
+        (bool pending,) = _pendingEscrow(tokenId);
+        return pending && since != 0 && tokenId >= since;
+    }
+
+    /// @notice The providers that may deliver `tokenId` now (empty unless it is pending). A user
+    /// who pays trusts exactly the providers that `providers()` lists at that moment.
+    function deliverersOf(uint256 tokenId) external view returns (address[] memory list) {
+        list = _providers.values();
+        uint256 n;
+        for (uint256 i; i < list.length; ++i) {
+            if (canDeliver(tokenId, list[i])) list[n++] = list[i];
+        }
+        // Shrink the array in place to the `n` providers kept (n <= its length).
+        assembly ("memory-safe") {
+            mstore(list, n)
+        }
     }
 
     /// @notice The providers authorized now (removed ones leave the list), in no fixed order.
@@ -617,6 +664,15 @@ contract GenImNFT is ERC721 {
         if (sum > type(uint96).max) revert AccrualOverflow();
         // forge-lint: disable-next-line(unsafe-typecast) checked just above
         return uint96(sum);
+    }
+
+    /// @dev `provider` with `fee` more accrued fees; reverts rather than let the field wrap.
+    function _accrueFees(uint256 provider, uint256 fee) internal pure returns (uint256) {
+        if ((provider >> _FEE_SHIFT) + fee > _MAX_FEES) revert AccrualOverflow();
+        // Fits: checked just above.
+        unchecked {
+            return provider + (fee << _FEE_SHIFT);
+        }
     }
 
     function _rejectValue() internal view {

@@ -25,6 +25,7 @@ contract GenImHandler is Test {
     mapping(uint256 id => uint256) public deliveries;
     mapping(uint256 id => uint256) public refunds;
     mapping(address account => bool) public authorized;
+    mapping(address account => uint256) public sinceOf; // first token id it may deliver
     address[] public creditors;
     mapping(address account => bool) internal _isCreditor;
 
@@ -51,6 +52,7 @@ contract GenImHandler is Test {
             vm.prank(owner_);
             nft_.setProvider(providerAccounts[i], true);
             authorized[providerAccounts[i]] = true;
+            sinceOf[providerAccounts[i]] = 1;
             _trackCreditor(providerAccounts[i]);
         }
         _trackCreditor(address(contractUser));
@@ -116,7 +118,7 @@ contract GenImHandler is Test {
 
         vm.prank(p);
         try nft.deliver(id, digest) {
-            if (!authorized[p] || !pending) unauthorizedDelivery = true;
+            if (!authorized[p] || !pending || id < sinceOf[p]) unauthorizedDelivery = true;
             deliveries[id] += 1;
             uint256 fee = escrowOf[id] * feeBps / 10_000;
             ghostFees += fee;
@@ -125,8 +127,10 @@ contract GenImHandler is Test {
         } catch (bytes memory reason) {
             if (!authorized[p]) {
                 _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
-            } else {
+            } else if (!pending) {
                 _checkRevert(reason, abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+            } else {
+                _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, id, p));
             }
         }
     }
@@ -140,7 +144,7 @@ contract GenImHandler is Test {
         for (uint256 i; i < idSeeds.length; ++i) {
             batch[i] = _pickId(idSeeds[i]);
             digests[i] = keccak256(abi.encode(batch[i], i));
-            willDeliver[i] = _pending(batch[i]);
+            willDeliver[i] = _pending(batch[i]) && batch[i] >= sinceOf[p];
             for (uint256 j; j < i; ++j) {
                 if (batch[j] == batch[i]) willDeliver[i] = false; // second time in the batch
             }
@@ -234,6 +238,7 @@ contract GenImHandler is Test {
     function toggleProvider(uint256 seed) external {
         address p = providerAccounts[seed % providerAccounts.length];
         authorized[p] = !authorized[p];
+        if (authorized[p]) sinceOf[p] = nft.totalMinted() + 1;
         vm.prank(owner);
         nft.setProvider(p, authorized[p]);
     }

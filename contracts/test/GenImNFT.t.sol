@@ -262,6 +262,139 @@ contract GenImNFTTest is Test {
         assertEq(_state(id), nft.STATE_DELIVERED());
     }
 
+    /// Finding 1 of the review: a newly authorized provider (or the owner authorizing itself,
+    /// or a stolen key authorized anew) could deliver junk for every pending token and take
+    /// every escrow minus fees. A token can now be delivered only by a provider that was
+    /// already authorized when it was minted.
+    function test_RevertWhen_NewProviderDeliversEarlierToken() public {
+        uint256 id = _mint(alice);
+        address newcomer = makeAddr("newcomer");
+        vm.prank(owner);
+        nft.setProvider(newcomer, true);
+        assertEq(nft.canDeliver(id, newcomer), false);
+        assertEq(nft.canDeliver(id, provider), true);
+
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, id, newcomer));
+        vm.prank(newcomer);
+        nft.deliver(id, DIGEST);
+
+        // Tokens minted after its authorization are its to deliver.
+        uint256 later = _mint(bob);
+        assertEq(nft.canDeliver(later, newcomer), true);
+        vm.prank(newcomer);
+        nft.deliver(later, DIGEST);
+        assertEq(_state(later), nft.STATE_DELIVERED());
+        assertEq(_state(id), nft.STATE_PENDING(), "the earlier token waits for its own providers");
+    }
+
+    /// The review's attack in full: the owner authorizes itself and batch-delivers junk digests
+    /// for all pending tokens. Every one is skipped, nothing is paid, and the refunds work.
+    function test_RevertWhen_OwnerDeliversPendingEscrowToItself() public {
+        uint256[] memory ids = new uint256[](3);
+        bytes32[] memory junk = new bytes32[](3);
+        for (uint256 i; i < 3; ++i) {
+            ids[i] = _mint(i == 1 ? bob : alice);
+            junk[i] = bytes32(i + 1);
+        }
+        uint256 ownerBefore = owner.balance;
+        vm.startPrank(owner);
+        nft.setProvider(owner, true);
+        for (uint256 i; i < 3; ++i) {
+            vm.expectEmit(true, true, true, true, address(nft));
+            emit GenImNFT.DeliverySkipped(ids[i], owner);
+        }
+        nft.deliverBatch(ids, junk);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, ids[0], owner));
+        nft.deliver(ids[0], junk[0]);
+        vm.stopPrank();
+
+        assertEq(owner.balance, ownerBefore, "owner took nothing");
+        assertEq(nft.accruedFees(), 0);
+        assertEq(address(nft).balance, 3 * PRICE, "all escrow still held");
+        vm.warp(block.timestamp + WINDOW + 1);
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(nft.ownerOf(ids[i]));
+            nft.refund(ids[i]);
+        }
+        assertEq(address(nft).balance, 0);
+    }
+
+    /// A removed provider that is authorized again starts afresh: what was minted while it was
+    /// away, or before, is not its to deliver.
+    function test_RevertWhen_ReauthorizedProviderDeliversEarlierToken() public {
+        uint256 before = _mint(alice);
+        vm.startPrank(owner);
+        nft.setProvider(provider, false);
+        nft.setProvider(provider, true);
+        vm.stopPrank();
+        assertEq(nft.authorizedSince(provider), before + 1);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, before, provider));
+        vm.prank(provider);
+        nft.deliver(before, DIGEST);
+    }
+
+    function test_CanDeliverAndDeliverersOf() public {
+        address second = makeAddr("second");
+        address third = makeAddr("third");
+        uint256 first = _mint(alice);
+        vm.prank(owner);
+        nft.setProvider(second, true);
+        uint256 next = _mint(bob);
+        vm.prank(owner);
+        nft.setProvider(third, true);
+
+        assertEq(nft.authorizedSince(provider), 1);
+        assertEq(nft.authorizedSince(second), 2);
+        assertEq(nft.authorizedSince(third), 3);
+        assertEq(nft.authorizedSince(alice), 0);
+        address[] memory a = nft.deliverersOf(first);
+        assertEq(a.length, 1);
+        assertEq(a[0], provider);
+        a = nft.deliverersOf(next);
+        assertEq(a.length, 2);
+        assertEq(nft.canDeliver(next, second), true);
+        assertEq(nft.canDeliver(next, third), false);
+        assertEq(nft.canDeliver(next, alice), false, "not a provider");
+        assertEq(nft.deliverersOf(99).length, 0, "unminted");
+
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        assertEq(nft.canDeliver(first, provider), false, "removed");
+        assertEq(nft.deliverersOf(first).length, 0);
+        vm.prank(second);
+        nft.deliver(next, DIGEST);
+        assertEq(nft.canDeliver(next, second), false, "delivered");
+        assertEq(nft.deliverersOf(next).length, 0);
+    }
+
+    function testFuzz_ProviderDeliversOnlyTokensMintedAfterItsAuthorization(uint8 earlier, uint8 later) public {
+        earlier = uint8(bound(earlier, 0, 20));
+        later = uint8(bound(later, 1, 20));
+        for (uint256 i; i < earlier; ++i) {
+            _mint(alice);
+        }
+        address newcomer = makeAddr("newcomer");
+        vm.prank(owner);
+        nft.setProvider(newcomer, true);
+        for (uint256 i; i < later; ++i) {
+            _mint(bob);
+        }
+        uint256 total = uint256(earlier) + later;
+        uint256[] memory ids = new uint256[](total);
+        bytes32[] memory digests = new bytes32[](total);
+        for (uint256 i; i < total; ++i) {
+            (ids[i], digests[i]) = (i + 1, DIGEST);
+            assertEq(nft.canDeliver(i + 1, newcomer), i >= earlier);
+        }
+        uint256 before = newcomer.balance;
+        vm.prank(newcomer);
+        nft.deliverBatch(ids, digests);
+        assertEq(newcomer.balance - before, later * (PRICE - PRICE * FEE_BPS / 10_000), "paid for its own only");
+        for (uint256 i; i < total; ++i) {
+            assertEq(_state(i + 1), i < earlier ? nft.STATE_PENDING() : nft.STATE_DELIVERED());
+        }
+    }
+
     function test_RevertWhen_DeliverEmptyDigest() public {
         uint256 id = _mint(alice);
         vm.expectRevert(GenImNFT.InvalidDigest.selector);
@@ -636,6 +769,8 @@ contract GenImNFTTest is Test {
         nft.setPrice(1);
         nft.pause();
         nft.setProvider(owner, true);
+        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, id, owner));
+        nft.deliver(id, DIGEST);
         vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
         nft.withdrawFees();
         vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
