@@ -10,9 +10,9 @@ import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 /// @title GenImNFT
 /// @notice Pay-per-image NFTs. A user pays `price()` to mint a token with a prompt; the payment
 /// stays in escrow until an authorized image provider delivers the image (the sha-256 digest of
-/// its ERC-721 metadata JSON, stored on IPFS as a raw-leaf CIDv1). Delivery is one-shot and pays
-/// the provider `escrow - fee` at once. When nobody delivers before the deadline, the token's
-/// owner may burn it for the full escrow.
+/// its ERC-721 metadata JSON, stored on IPFS as a raw-leaf CIDv1). Delivery is one-shot and
+/// credits the provider `escrow - fee` at once, which it takes with `withdraw()`. When nobody
+/// delivers before the deadline, the token's owner may burn it for the full escrow.
 ///
 /// Whom a user trusts: paying, you trust the providers that `providers()` lists when your mint
 /// executes. Any one of them may deliver your token, once, and is paid its escrow minus the fee
@@ -91,7 +91,7 @@ contract GenImNFT is ERC721 {
     event Refunded(uint256 indexed tokenId, address indexed to, uint256 amount);
     /// @notice A payout push failed; `account` can pull it with `withdraw()`.
     event Credited(address indexed account, uint256 amount);
-    /// @notice `account` pulled its credit.
+    /// @notice `account` pulled its credit and earnings.
     event Withdrawn(address indexed account, uint256 amount);
     /// @notice Accrued fees were sent to the fee recipient.
     event FeesWithdrawn(address indexed recipient, uint256 amount);
@@ -132,8 +132,9 @@ contract GenImNFT is ERC721 {
     uint256 internal constant _PAYOUT_GAS = 100_000;
 
     uint256 internal constant _SINCE_MASK = 0xffffffffffffffff;
+    uint256 internal constant _EARNINGS_SHIFT = 64;
     uint256 internal constant _FEE_SHIFT = 160;
-    uint256 internal constant _MAX_FEES = 0xffffffffffffffffffffffff;
+    uint256 internal constant _MAX_96 = 0xffffffffffffffffffffffff;
 
     /// @notice Fee taken from each delivered token's escrow, in basis points.
     uint16 public immutable feeBps;
@@ -161,16 +162,17 @@ contract GenImNFT is ERC721 {
     /// @dev Per provider, the one slot every delivery reads and writes:
     ///   bits [0..63]     since: the first token id it may deliver (the next id when it was
     ///                    authorized); 0 while not authorized
-    ///   bits [64..159]   unused (zero)
+    ///   bits [64..159]   earnings: its payouts (escrow - fee) not yet withdrawn (wei)
     ///   bits [160..255]  fees accrued by its deliveries and not yet withdrawn (wei)
-    /// Accruing fees here rather than in a global counter saves a cold slot per delivery.
+    /// Accruing fees and payouts here, in the slot that the authorization check reads anyway,
+    /// costs one warm write per delivery instead of a cold fee counter and an ETH push.
     mapping(address account => uint256) internal _provider;
 
     /// @dev The providers authorized now (at most `MAX_PROVIDERS`), so `withdrawFees` can sweep
     /// their accrued fees. Removing a provider takes it out and frees its place.
     EnumerableSetLib.AddressSet internal _providers;
 
-    /// @notice Payouts whose push failed, withdrawable by their account.
+    /// @notice Refunds whose push failed, withdrawable by their account with `withdraw()`.
     mapping(address account => uint256) public credit;
 
     /// @dev The fee recipient and, in the same slot (which `withdrawFees` reads anyway), the fees
@@ -248,10 +250,10 @@ contract GenImNFT is ERC721 {
                                 DELIVERY
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Delivers the image of pending token `tokenId` and pays the caller its escrow
-    /// minus the fee. Only providers that were already authorized when the token was minted
-    /// (see `canDeliver`); once per token; also after the deadline as long as nobody refunded.
-    /// A failed payout push is credited to the caller (see `withdraw`).
+    /// @notice Delivers the image of pending token `tokenId` and credits the caller its escrow
+    /// minus the fee as earnings, which it takes with `withdraw()`. Only providers that were
+    /// already authorized when the token was minted (see `canDeliver`); once per token; also
+    /// after the deadline as long as nobody refunded.
     /// @param metadataDigest sha-256 of the exact metadata JSON bytes stored on IPFS.
     function deliver(uint256 tokenId, bytes32 metadataDigest) external {
         uint256 provider = _provider[msg.sender];
@@ -268,13 +270,13 @@ contract GenImNFT is ERC721 {
             payout = escrow - fee;
         }
         _digest[tokenId] = metadataDigest;
-        if (fee != 0) _provider[msg.sender] = _accrueFees(provider, fee);
+        _provider[msg.sender] = _accrue(provider, payout, fee);
         emit ImageDelivered(tokenId, msg.sender, metadataDigest, payout);
         emit MetadataUpdate(tokenId);
-        _pay(msg.sender, payout);
     }
 
-    /// @notice Delivers several tokens with one payout to the caller. Tokens that are no longer
+    /// @notice Delivers several tokens and credits the caller their escrow minus fees (see
+    /// `deliver`). Tokens that are no longer
     /// pending, or that were minted before the caller was authorized, are skipped with a
     /// `DeliverySkipped` event instead of failing the batch.
     /// @param tokenIds Tokens to deliver.
@@ -307,10 +309,9 @@ contract GenImNFT is ERC721 {
             }
             emit MetadataUpdate(tokenId);
         }
-        if (totalFee != 0) _provider[msg.sender] = _accrueFees(provider, totalFee);
         // totalFee <= totalEscrow, term by term.
         unchecked {
-            _pay(msg.sender, totalEscrow - totalFee);
+            if (totalEscrow != 0) _provider[msg.sender] = _accrue(provider, totalEscrow - totalFee, totalFee);
         }
     }
 
@@ -333,13 +334,20 @@ contract GenImNFT is ERC721 {
         _pay(msg.sender, escrow);
     }
 
-    /// @notice Sends the caller the payouts and refunds whose push failed earlier.
+    /// @notice Sends the caller everything it is owed: its earnings as a provider (see
+    /// `earnings`) and the refunds whose push failed (see `credit`). Anyone may call for itself.
     function withdraw() external {
-        uint256 amount = credit[msg.sender];
-        if (amount == 0) revert NothingToWithdraw();
-        credit[msg.sender] = 0;
-        emit Withdrawn(msg.sender, amount);
-        SafeTransferLib.safeTransferETH(msg.sender, amount);
+        uint256 credited = credit[msg.sender];
+        uint256 provider = _provider[msg.sender];
+        uint256 earned = (provider >> _EARNINGS_SHIFT) & _MAX_96;
+        if (credited == 0 && earned == 0) revert NothingToWithdraw();
+        if (credited != 0) credit[msg.sender] = 0;
+        if (earned != 0) _provider[msg.sender] = provider & ~(_MAX_96 << _EARNINGS_SHIFT);
+        // Both are below 2^96.
+        unchecked {
+            emit Withdrawn(msg.sender, credited + earned);
+            SafeTransferLib.safeTransferETH(msg.sender, credited + earned);
+        }
     }
 
     /// @notice Sends all accrued fees to `feeRecipient`. Anyone may call; reverts (keeping
@@ -354,7 +362,7 @@ contract GenImNFT is ERC721 {
             uint256 provider = _provider[account];
             if (provider >> _FEE_SHIFT == 0) continue;
             amount += provider >> _FEE_SHIFT;
-            _provider[account] = provider & ~(_MAX_FEES << _FEE_SHIFT);
+            _provider[account] = provider & ~(_MAX_96 << _FEE_SHIFT);
         }
         if (amount == 0) revert NothingToWithdraw();
         address recipient = account.recipient;
@@ -381,9 +389,10 @@ contract GenImNFT is ERC721 {
             _provider[provider] = data | _mintConfig.nextTokenId;
         } else if (!authorized && data & _SINCE_MASK != 0) {
             _providers.remove(provider);
-            // Its accrued fees move to the removed providers' pot that `withdrawFees` sweeps.
+            // Its accrued fees move to the removed providers' pot that `withdrawFees` sweeps;
+            // its earnings stay, for it to withdraw.
             _feeAccount.removedFees = _addFees(_feeAccount.removedFees, data >> _FEE_SHIFT);
-            _provider[provider] = 0;
+            _provider[provider] = data & (_MAX_96 << _EARNINGS_SHIFT);
         }
         emit ProviderSet(provider, authorized);
     }
@@ -446,6 +455,12 @@ contract GenImNFT is ERC721 {
     /// minted since, see `authorizedSince` and `canDeliver`).
     function isProvider(address account) external view returns (bool) {
         return _provider[account] & _SINCE_MASK != 0;
+    }
+
+    /// @notice Payouts of `provider`'s deliveries (escrow - fee) that it has not withdrawn yet;
+    /// `withdraw()` sends them together with its `credit`.
+    function earnings(address provider) external view returns (uint256) {
+        return (_provider[provider] >> _EARNINGS_SHIFT) & _MAX_96;
     }
 
     /// @notice The first token id `account` may deliver: the id the next mint had when it was
@@ -666,12 +681,14 @@ contract GenImNFT is ERC721 {
         return uint96(sum);
     }
 
-    /// @dev `provider` with `fee` more accrued fees; reverts rather than let the field wrap.
-    function _accrueFees(uint256 provider, uint256 fee) internal pure returns (uint256) {
-        if ((provider >> _FEE_SHIFT) + fee > _MAX_FEES) revert AccrualOverflow();
-        // Fits: checked just above.
+    /// @dev The provider slot `provider` with `payout` more earnings and `fee` more fees;
+    /// reverts rather than let a field wrap into the next.
+    function _accrue(uint256 provider, uint256 payout, uint256 fee) internal pure returns (uint256) {
+        // Each field is < 2^96 and each addend < 2^160: the sums cannot overflow 256 bits.
         unchecked {
-            return provider + (fee << _FEE_SHIFT);
+            if (((provider >> _EARNINGS_SHIFT) & _MAX_96) + payout > _MAX_96) revert AccrualOverflow();
+            if ((provider >> _FEE_SHIFT) + fee > _MAX_96) revert AccrualOverflow();
+            return provider + (payout << _EARNINGS_SHIFT) + (fee << _FEE_SHIFT);
         }
     }
 

@@ -113,8 +113,7 @@ contract GenImHandler is Test {
         uint256 id = _pickId(idSeed);
         if (digest == bytes32(0)) digest = keccak256(abi.encode(id));
         bool pending = _pending(id);
-        uint256 balanceBefore = p.balance;
-        uint256 creditBefore = nft.credit(p);
+        uint256 earnedBefore = nft.earnings(p);
 
         vm.prank(p);
         try nft.deliver(id, digest) {
@@ -122,8 +121,7 @@ contract GenImHandler is Test {
             deliveries[id] += 1;
             uint256 fee = escrowOf[id] * feeBps / 10_000;
             ghostFees += fee;
-            uint256 received = p.balance - balanceBefore + nft.credit(p) - creditBefore;
-            if (received != escrowOf[id] - fee) payoutMismatch = true;
+            if (nft.earnings(p) - earnedBefore != escrowOf[id] - fee) payoutMismatch = true;
         } catch (bytes memory reason) {
             if (!authorized[p]) {
                 _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
@@ -152,8 +150,7 @@ contract GenImHandler is Test {
                 expected += escrowOf[batch[i]] - escrowOf[batch[i]] * feeBps / 10_000;
             }
         }
-        uint256 balanceBefore = p.balance;
-        uint256 creditBefore = nft.credit(p);
+        uint256 earnedBefore = nft.earnings(p);
 
         vm.prank(p);
         try nft.deliverBatch(batch, digests) {
@@ -163,8 +160,7 @@ contract GenImHandler is Test {
                 deliveries[batch[i]] += 1;
                 ghostFees += escrowOf[batch[i]] * feeBps / 10_000;
             }
-            uint256 received = p.balance - balanceBefore + nft.credit(p) - creditBefore;
-            if (received != expected) payoutMismatch = true;
+            if (nft.earnings(p) - earnedBefore != expected) payoutMismatch = true;
         } catch (bytes memory reason) {
             if (authorized[p]) unexpectedRevert = true;
             _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
@@ -205,14 +201,14 @@ contract GenImHandler is Test {
 
     function withdraw(uint256 seed) external {
         address account = creditors[seed % creditors.length];
-        uint256 credit = nft.credit(account);
+        uint256 owed = nft.credit(account) + nft.earnings(account);
         if (account == address(contractProvider) || account == address(contractUser)) {
             Receiver(payable(account)).setAccepting(true);
         }
         uint256 before = account.balance;
         vm.prank(account);
         try nft.withdraw() {
-            if (account.balance - before != credit) payoutMismatch = true;
+            if (account.balance - before != owed) payoutMismatch = true;
         } catch (bytes memory reason) {
             _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NothingToWithdraw.selector));
         }
@@ -275,7 +271,8 @@ contract GenImNFTInvariantTest is Test {
         targetContract(address(handler));
     }
 
-    /// The contract holds exactly what it owes: escrow of pending tokens, accrued fees, credits.
+    /// The contract holds exactly what it owes: escrow of pending tokens, accrued fees, credits
+    /// and provider earnings.
     function invariant_BalanceEqualsLiabilities() public view {
         uint256 pendingEscrow;
         for (uint256 i; i < handler.idCount(); ++i) {
@@ -283,12 +280,12 @@ contract GenImNFTInvariantTest is Test {
             (uint8 state, uint256 escrow,,) = nft.tokenState(id);
             if (state == 1) pendingEscrow += escrow;
         }
-        uint256 credits;
+        uint256 owed; // credits and provider earnings
         for (uint256 i; i < handler.creditorCount(); ++i) {
-            credits += nft.credit(handler.creditors(i));
+            owed += nft.credit(handler.creditors(i)) + nft.earnings(handler.creditors(i));
         }
         assertEq(nft.accruedFees(), handler.ghostFees(), "accrued fees");
-        assertEq(address(nft).balance, pendingEscrow + nft.accruedFees() + credits, "balance");
+        assertEq(address(nft).balance, pendingEscrow + nft.accruedFees() + owed, "balance");
     }
 
     /// Each token is delivered or refunded at most once, never both, and its on-chain state

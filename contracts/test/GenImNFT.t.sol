@@ -5,7 +5,7 @@ import {ERC721} from "solady/tokens/ERC721.sol";
 import {Base64} from "solady/utils/Base64.sol";
 import {GenImNFT} from "../GenImNFT.sol";
 import {Test} from "./utils/Test.sol";
-import {Receiver, ReentrantProvider} from "./utils/Mocks.sol";
+import {GenImNFTHarness, Receiver, ReentrantProvider} from "./utils/Mocks.sol";
 
 contract GenImNFTTest is Test {
     GenImNFT internal nft;
@@ -207,8 +207,17 @@ contract GenImNFTTest is Test {
         vm.prank(provider);
         nft.deliver(id, DIGEST);
 
-        assertEq(provider.balance - before, PRICE - fee, "provider paid escrow - fee");
+        assertEq(nft.earnings(provider), PRICE - fee, "provider earned escrow - fee");
+        assertEq(provider.balance, before, "accrued, not pushed");
         assertEq(nft.accruedFees(), fee);
+        assertEq(address(nft).balance, PRICE);
+
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.Withdrawn(provider, PRICE - fee);
+        vm.prank(provider);
+        nft.withdraw();
+        assertEq(provider.balance - before, PRICE - fee, "provider paid escrow - fee");
+        assertEq(nft.earnings(provider), 0);
         assertEq(address(nft).balance, fee);
         (uint8 state, uint256 escrow,, bytes32 digest) = nft.tokenState(id);
         assertEq(state, nft.STATE_DELIVERED());
@@ -228,10 +237,9 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         vm.prank(owner);
         nft.setPrice(PRICE * 10);
-        uint256 before = provider.balance;
         vm.prank(provider);
         nft.deliver(id, DIGEST);
-        assertEq(provider.balance - before, PRICE - PRICE * FEE_BPS / 10_000);
+        assertEq(nft.earnings(provider), PRICE - PRICE * FEE_BPS / 10_000);
     }
 
     /// Upstream v1-v3: anyone could "deliver" an empty URL first, take the payout and leave the
@@ -309,6 +317,7 @@ contract GenImNFTTest is Test {
         vm.stopPrank();
 
         assertEq(owner.balance, ownerBefore, "owner took nothing");
+        assertEq(nft.earnings(owner), 0, "and earned nothing");
         assertEq(nft.accruedFees(), 0);
         assertEq(address(nft).balance, 3 * PRICE, "all escrow still held");
         vm.warp(block.timestamp + WINDOW + 1);
@@ -386,10 +395,9 @@ contract GenImNFTTest is Test {
             (ids[i], digests[i]) = (i + 1, DIGEST);
             assertEq(nft.canDeliver(i + 1, newcomer), i >= earlier);
         }
-        uint256 before = newcomer.balance;
         vm.prank(newcomer);
         nft.deliverBatch(ids, digests);
-        assertEq(newcomer.balance - before, later * (PRICE - PRICE * FEE_BPS / 10_000), "paid for its own only");
+        assertEq(nft.earnings(newcomer), later * (PRICE - PRICE * FEE_BPS / 10_000), "paid for its own only");
         for (uint256 i; i < total; ++i) {
             assertEq(_state(i + 1), i < earlier ? nft.STATE_PENDING() : nft.STATE_DELIVERED());
         }
@@ -436,37 +444,94 @@ contract GenImNFTTest is Test {
         nft.deliver(id, DIGEST);
     }
 
-    function test_DeliverToRejectingProviderCredits() public {
+    function test_RejectingProviderStillDeliversAndKeepsEarnings() public {
         Receiver rejecting = new Receiver(nft, false);
         vm.prank(owner);
         nft.setProvider(address(rejecting), true);
         uint256 id = _mint(alice);
         uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
 
-        vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.Credited(address(rejecting), payout);
         rejecting.deliver(id, DIGEST);
-
         assertEq(_state(id), nft.STATE_DELIVERED(), "delivery went through");
-        assertEq(nft.credit(address(rejecting)), payout);
-        assertEq(address(nft).balance, PRICE, "payout kept as credit");
+        assertEq(nft.earnings(address(rejecting)), payout);
+
+        vm.expectRevert(); // its own withdrawal fails while it refuses ETH, and keeps the earnings
+        rejecting.withdraw();
+        assertEq(nft.earnings(address(rejecting)), payout);
 
         rejecting.setAccepting(true);
         rejecting.withdraw();
         assertEq(address(rejecting).balance, payout);
-        assertEq(nft.credit(address(rejecting)), 0);
+        assertEq(nft.earnings(address(rejecting)), 0);
     }
 
-    function test_ReentrantProviderCannotDeliverTwice() public {
+    /// A provider re-entering from its withdrawal can neither withdraw twice nor deliver again.
+    function test_ReentrantProviderCannotWithdrawOrDeliverTwice() public {
         ReentrantProvider reentrant = new ReentrantProvider(nft);
         vm.prank(owner);
         nft.setProvider(address(reentrant), true);
         uint256 id = _mint(alice);
-        reentrant.deliver(id, DIGEST);
+        reentrant.deliverAndWithdraw(id, DIGEST);
         assertEq(reentrant.reentrySucceeded(), false);
+        assertEq(reentrant.reentryAttempts(), 2);
         (,,, bytes32 digest) = nft.tokenState(id);
         assertEq(digest, DIGEST, "first digest kept");
-        assertEq(nft.credit(address(reentrant)), PRICE - PRICE * FEE_BPS / 10_000);
+        assertEq(address(reentrant).balance, PRICE - PRICE * FEE_BPS / 10_000, "paid once");
+        assertEq(nft.earnings(address(reentrant)), 0);
+    }
+
+    /// `withdraw` pays a provider's earnings and its credits (refunds whose push failed) at once.
+    function test_WithdrawPaysEarningsAndCredit() public {
+        Receiver both = new Receiver(nft, false);
+        vm.prank(owner);
+        nft.setProvider(address(both), true);
+        uint256 own = both.mint{value: PRICE}("its own image");
+        uint256 id = _mint(alice);
+        both.deliver(id, DIGEST);
+        vm.warp(block.timestamp + WINDOW + 1);
+        both.refund(own); // the push fails: credited
+        uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
+        assertEq(nft.credit(address(both)), PRICE);
+        assertEq(nft.earnings(address(both)), payout);
+
+        both.setAccepting(true);
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImNFT.Withdrawn(address(both), PRICE + payout);
+        both.withdraw();
+        assertEq(address(both).balance, PRICE + payout);
+        assertEq(nft.credit(address(both)), 0);
+        assertEq(nft.earnings(address(both)), 0);
+        assertEq(nft.isProvider(address(both)), true, "still a provider");
+    }
+
+    function test_RemovedProviderKeepsEarnings() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
+        assertEq(nft.earnings(provider), payout);
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        nft.withdraw();
+        assertEq(provider.balance - before, payout);
+    }
+
+    function test_RevertWhen_AccrualOverflows() public {
+        GenImNFTHarness harness = new GenImNFTHarness(owner);
+        uint256 max96 = type(uint96).max;
+        // Earnings field full.
+        vm.expectRevert(GenImNFT.AccrualOverflow.selector);
+        harness.accrue(max96 << 64, 1, 0);
+        // Fee field full.
+        vm.expectRevert(GenImNFT.AccrualOverflow.selector);
+        harness.accrue(max96 << 160, 0, 1);
+        // Just fits, and neither spills into the other.
+        uint256 slot = harness.accrue(((max96 - 1) << 64) | ((max96 - 2) << 160) | 7, 1, 2);
+        assertEq(slot, (max96 << 64) | (max96 << 160) | 7);
+        vm.expectRevert(GenImNFT.AccrualOverflow.selector);
+        harness.addFees(type(uint96).max, 1);
     }
 
     function testFuzz_DeliverPaysEscrowMinusFee(uint256 price, uint16 feeBps) public {
@@ -482,8 +547,13 @@ contract GenImNFTTest is Test {
         vm.prank(provider);
         custom.deliver(id, DIGEST);
         uint256 fee = price * feeBps / 10_000;
-        assertEq(provider.balance - before, price - fee, "payout");
+        assertEq(custom.earnings(provider), price - fee, "payout");
         assertEq(custom.accruedFees(), fee, "fee");
+        if (price - fee != 0) {
+            vm.prank(provider);
+            custom.withdraw();
+        }
+        assertEq(provider.balance - before, price - fee, "payout withdrawn");
         assertEq(address(custom).balance, fee, "only the fee stays");
     }
 
@@ -498,11 +568,10 @@ contract GenImNFTTest is Test {
             ids[i] = _mint(i == 1 ? bob : alice);
             digests[i] = keccak256(abi.encode(i));
         }
-        uint256 before = provider.balance;
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
         uint256 fee = PRICE * FEE_BPS / 10_000;
-        assertEq(provider.balance - before, 3 * (PRICE - fee));
+        assertEq(nft.earnings(provider), 3 * (PRICE - fee));
         assertEq(nft.accruedFees(), 3 * fee);
         for (uint256 i; i < 3; ++i) {
             (uint8 state,,, bytes32 digest) = nft.tokenState(ids[i]);
@@ -528,7 +597,7 @@ contract GenImNFTTest is Test {
             digests[i] = keccak256(abi.encode(i));
         }
 
-        uint256 before = provider.balance;
+        uint256 before = nft.earnings(provider);
         vm.expectEmit(true, true, true, true, address(nft));
         emit GenImNFT.DeliverySkipped(delivered, provider);
         vm.expectEmit(true, true, true, true, address(nft));
@@ -538,7 +607,7 @@ contract GenImNFTTest is Test {
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
 
-        assertEq(provider.balance - before, PRICE - PRICE * FEE_BPS / 10_000, "paid for one");
+        assertEq(nft.earnings(provider) - before, PRICE - PRICE * FEE_BPS / 10_000, "paid for one");
         (,,, bytes32 kept) = nft.tokenState(delivered);
         assertEq(kept, DIGEST, "delivered digest untouched");
         assertEq(_state(fresh), nft.STATE_DELIVERED());
@@ -550,14 +619,13 @@ contract GenImNFTTest is Test {
         bytes32[] memory digests = new bytes32[](1);
         ids[0] = 42;
         digests[0] = DIGEST;
-        uint256 before = provider.balance;
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
-        assertEq(provider.balance, before);
+        assertEq(nft.earnings(provider), 0);
         assertEq(nft.accruedFees(), 0);
     }
 
-    function test_DeliverBatchToRejectingProviderCredits() public {
+    function test_DeliverBatchToRejectingProviderAccrues() public {
         Receiver rejecting = new Receiver(nft, false);
         vm.prank(owner);
         nft.setProvider(address(rejecting), true);
@@ -568,7 +636,8 @@ contract GenImNFTTest is Test {
         digests[0] = DIGEST;
         digests[1] = DIGEST;
         rejecting.deliverBatch(ids, digests);
-        assertEq(nft.credit(address(rejecting)), 2 * (PRICE - PRICE * FEE_BPS / 10_000));
+        assertEq(nft.earnings(address(rejecting)), 2 * (PRICE - PRICE * FEE_BPS / 10_000));
+        assertEq(nft.credit(address(rejecting)), 0, "credit is for failed refunds only");
     }
 
     function test_RevertWhen_DeliverBatchLengthMismatch() public {
@@ -709,7 +778,8 @@ contract GenImNFTTest is Test {
         nft.withdrawFees();
         assertEq(treasury.balance, fee);
         assertEq(nft.accruedFees(), 0);
-        assertEq(address(nft).balance, 0);
+        assertEq(address(nft).balance, PRICE - fee, "the provider's earnings stay");
+        assertEq(nft.earnings(provider), PRICE - fee, "untouched by withdrawFees");
     }
 
     function test_WithdrawFeesFromSeveralProviders() public {

@@ -43,28 +43,48 @@ contract Receiver {
     }
 }
 
-/// @dev A provider that tries to deliver a second time from inside its payout.
+/// @dev A provider that re-enters from its withdrawal: it tries to withdraw again and to
+/// deliver the same token again. Both must fail; the outer withdrawal then goes through.
 contract ReentrantProvider {
     GenImNFT public immutable nft;
     uint256 public reentryTokenId;
+    uint256 public reentryAttempts;
     bool public reentrySucceeded;
 
     constructor(GenImNFT nft_) {
         nft = nft_;
     }
 
-    function deliver(uint256 tokenId, bytes32 digest) external {
+    function deliverAndWithdraw(uint256 tokenId, bytes32 digest) external {
         reentryTokenId = tokenId;
         nft.deliver(tokenId, digest);
+        nft.withdraw();
     }
 
     receive() external payable {
-        // Delivering the same token again must fail; the outer payout then becomes a credit.
+        try nft.withdraw() {
+            reentrySucceeded = true;
+        } catch {
+            ++reentryAttempts;
+        }
         try nft.deliver(reentryTokenId, keccak256("again")) {
             reentrySucceeded = true;
         } catch {
-            revert("reentry rejected");
+            ++reentryAttempts;
         }
+    }
+}
+
+/// @dev Exposes GenImNFT's packed-field arithmetic, whose overflow guards no real amount reaches.
+contract GenImNFTHarness is GenImNFT {
+    constructor(address owner_) GenImNFT(owner_, 1, 500, owner_, 1 days) {}
+
+    function accrue(uint256 provider, uint256 payout, uint256 fee) external pure returns (uint256) {
+        return _accrue(provider, payout, fee);
+    }
+
+    function addFees(uint96 pot, uint256 fees) external pure returns (uint96) {
+        return _addFees(pot, fees);
     }
 }
 
