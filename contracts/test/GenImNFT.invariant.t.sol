@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.33;
 
+import {GenImEscrow} from "../GenImEscrow.sol";
 import {GenImNFT} from "../GenImNFT.sol";
 import {Test} from "./utils/Test.sol";
 import {Receiver} from "./utils/Mocks.sol";
@@ -124,11 +125,11 @@ contract GenImHandler is Test {
             if (nft.earnings(p) - earnedBefore != escrowOf[id] - fee) payoutMismatch = true;
         } catch (bytes memory reason) {
             if (!authorized[p]) {
-                _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
+                _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotProvider.selector, p));
             } else if (!pending) {
-                _checkRevert(reason, abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+                _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
             } else {
-                _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, id, p));
+                _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, id, p));
             }
         }
     }
@@ -163,7 +164,7 @@ contract GenImHandler is Test {
             if (nft.earnings(p) - earnedBefore != expected) payoutMismatch = true;
         } catch (bytes memory reason) {
             if (authorized[p]) unexpectedRevert = true;
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotProvider.selector, p));
         }
     }
 
@@ -174,7 +175,7 @@ contract GenImHandler is Test {
         try nft.deliver(id, digest) {
             unauthorizedDelivery = true;
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         }
     }
 
@@ -195,7 +196,7 @@ contract GenImHandler is Test {
                 payoutMismatch = true;
             }
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.DeadlineNotReached.selector, id, deadline));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.DeadlineNotReached.selector, id, deadline));
         }
     }
 
@@ -210,7 +211,7 @@ contract GenImHandler is Test {
         try nft.withdraw() {
             if (account.balance - before != owed) payoutMismatch = true;
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NothingToWithdraw.selector));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NothingToWithdraw.selector));
         }
     }
 
@@ -222,7 +223,7 @@ contract GenImHandler is Test {
             if (recipient.balance - before != expected) payoutMismatch = true;
             ghostFees = 0;
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NothingToWithdraw.selector));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NothingToWithdraw.selector));
         }
     }
 

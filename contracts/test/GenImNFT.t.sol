@@ -3,6 +3,7 @@ pragma solidity ^0.8.33;
 
 import {ERC721} from "solady/tokens/ERC721.sol";
 import {Base64} from "solady/utils/Base64.sol";
+import {GenImEscrow} from "../GenImEscrow.sol";
 import {GenImNFT} from "../GenImNFT.sol";
 import {Test} from "./utils/Test.sol";
 import {GenImNFTHarness, Receiver, ReentrantProvider} from "./utils/Mocks.sol";
@@ -61,34 +62,34 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_ConstructorZeroOwner() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         new GenImNFT(address(0), PRICE, FEE_BPS, treasury, WINDOW);
     }
 
     function test_RevertWhen_ConstructorZeroFeeRecipient() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         new GenImNFT(owner, PRICE, FEE_BPS, address(0), WINDOW);
     }
 
     function test_RevertWhen_ConstructorFeeTooHigh() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.FeeTooHigh.selector, 10_001));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.FeeTooHigh.selector, 10_001));
         new GenImNFT(owner, PRICE, 10_001, treasury, WINDOW);
     }
 
     function test_RevertWhen_ConstructorZeroWindow() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.InvalidDeliveryWindow.selector, 0));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.InvalidDeliveryWindow.selector, 0));
         new GenImNFT(owner, PRICE, FEE_BPS, treasury, 0);
     }
 
     function test_RevertWhen_ConstructorWindowTooLong() public {
         uint64 tooLong = 365 days + 1;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.InvalidDeliveryWindow.selector, tooLong));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.InvalidDeliveryWindow.selector, tooLong));
         new GenImNFT(owner, PRICE, FEE_BPS, treasury, tooLong);
     }
 
     function test_RevertWhen_ConstructorPriceTooHigh() public {
         uint256 tooHigh = uint256(type(uint64).max) + 1;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PriceTooHigh.selector, tooHigh));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.PriceTooHigh.selector, tooHigh));
         new GenImNFT(owner, tooHigh, FEE_BPS, treasury, WINDOW);
     }
 
@@ -100,7 +101,7 @@ contract GenImNFTTest is Test {
         vm.expectEmit(true, true, true, true, address(nft));
         emit ERC721.Transfer(address(0), alice, 1);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.ImageRequested(1, alice, PRICE, "a fox in the snow");
+        emit GenImEscrow.ImageRequested(1, alice, PRICE, "a fox in the snow");
         uint256 id = _mint(alice);
 
         assertEq(id, 1);
@@ -149,14 +150,14 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_MintEmptyPrompt() public {
-        vm.expectRevert(GenImNFT.EmptyPrompt.selector);
+        vm.expectRevert(GenImEscrow.EmptyPrompt.selector);
         vm.prank(alice);
         nft.mint{value: PRICE}("");
     }
 
     function test_RevertWhen_MintPromptTooLong() public {
         bytes memory prompt = new bytes(1001);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PromptTooLong.selector, 1001, 1000));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.PromptTooLong.selector, 1001, 1000));
         vm.prank(alice);
         nft.mint{value: PRICE}(string(prompt));
     }
@@ -164,14 +165,14 @@ contract GenImNFTTest is Test {
     function test_RevertWhen_MintPaused() public {
         vm.prank(owner);
         nft.pause();
-        vm.expectRevert(GenImNFT.MintingPaused.selector);
+        vm.expectRevert(GenImEscrow.MintingPaused.selector);
         vm.prank(alice);
         nft.mint{value: PRICE}("fox");
     }
 
     function test_RevertWhen_MintAfterDeadlineFieldEnds() public {
         vm.warp(block.timestamp + uint256(type(uint32).max));
-        vm.expectRevert(GenImNFT.MintingEnded.selector);
+        vm.expectRevert(GenImEscrow.MintingEnded.selector);
         vm.prank(alice);
         nft.mint{value: PRICE}("fox");
     }
@@ -201,9 +202,9 @@ contract GenImNFTTest is Test {
         uint256 before = provider.balance;
 
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.ImageDelivered(id, provider, DIGEST, PRICE - fee);
+        emit GenImEscrow.ImageDelivered(id, provider, DIGEST, PRICE - fee);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.MetadataUpdate(id);
+        emit GenImEscrow.MetadataUpdate(id);
         vm.prank(provider);
         nft.deliver(id, DIGEST);
 
@@ -213,7 +214,7 @@ contract GenImNFTTest is Test {
         assertEq(address(nft).balance, PRICE);
 
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.Withdrawn(provider, PRICE - fee);
+        emit GenImEscrow.Withdrawn(provider, PRICE - fee);
         vm.prank(provider);
         nft.withdraw();
         assertEq(provider.balance - before, PRICE - fee, "provider paid escrow - fee");
@@ -249,17 +250,17 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         uint256 attackerBefore = attacker.balance;
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         vm.prank(attacker);
         nft.deliver(id, bytes32(0));
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         vm.prank(attacker);
         nft.deliver(id, DIGEST);
         uint256[] memory ids = new uint256[](1);
         bytes32[] memory digests = new bytes32[](1);
         ids[0] = id;
         digests[0] = DIGEST;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         vm.prank(attacker);
         nft.deliverBatch(ids, digests);
 
@@ -282,7 +283,7 @@ contract GenImNFTTest is Test {
         assertEq(nft.canDeliver(id, newcomer), false);
         assertEq(nft.canDeliver(id, provider), true);
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, id, newcomer));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, id, newcomer));
         vm.prank(newcomer);
         nft.deliver(id, DIGEST);
 
@@ -309,10 +310,10 @@ contract GenImNFTTest is Test {
         nft.setProvider(owner, true);
         for (uint256 i; i < 3; ++i) {
             vm.expectEmit(true, true, true, true, address(nft));
-            emit GenImNFT.DeliverySkipped(ids[i], owner);
+            emit GenImEscrow.DeliverySkipped(ids[i], owner);
         }
         nft.deliverBatch(ids, junk);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, ids[0], owner));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, ids[0], owner));
         nft.deliver(ids[0], junk[0]);
         vm.stopPrank();
 
@@ -337,7 +338,7 @@ contract GenImNFTTest is Test {
         nft.setProvider(provider, true);
         vm.stopPrank();
         assertEq(nft.authorizedSince(provider), before + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, before, provider));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, before, provider));
         vm.prank(provider);
         nft.deliver(before, DIGEST);
     }
@@ -405,7 +406,7 @@ contract GenImNFTTest is Test {
 
     function test_RevertWhen_DeliverEmptyDigest() public {
         uint256 id = _mint(alice);
-        vm.expectRevert(GenImNFT.InvalidDigest.selector);
+        vm.expectRevert(GenImEscrow.InvalidDigest.selector);
         vm.prank(provider);
         nft.deliver(id, bytes32(0));
     }
@@ -414,13 +415,13 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         vm.prank(provider);
         nft.deliver(id, DIGEST);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(provider);
         nft.deliver(id, keccak256("other"));
     }
 
     function test_RevertWhen_DeliverUnminted() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, 7));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, 7));
         vm.prank(provider);
         nft.deliver(7, DIGEST);
     }
@@ -430,7 +431,7 @@ contract GenImNFTTest is Test {
         vm.warp(block.timestamp + WINDOW + 1);
         vm.prank(alice);
         nft.refund(id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(provider);
         nft.deliver(id, DIGEST);
     }
@@ -439,7 +440,7 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         vm.prank(owner);
         nft.setProvider(provider, false);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, provider));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, provider));
         vm.prank(provider);
         nft.deliver(id, DIGEST);
     }
@@ -496,7 +497,7 @@ contract GenImNFTTest is Test {
 
         both.setAccepting(true);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.Withdrawn(address(both), PRICE + payout);
+        emit GenImEscrow.Withdrawn(address(both), PRICE + payout);
         both.withdraw();
         assertEq(address(both).balance, PRICE + payout);
         assertEq(nft.credit(address(both)), 0);
@@ -522,15 +523,15 @@ contract GenImNFTTest is Test {
         GenImNFTHarness harness = new GenImNFTHarness(owner);
         uint256 max96 = type(uint96).max;
         // Earnings field full.
-        vm.expectRevert(GenImNFT.AccrualOverflow.selector);
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
         harness.accrue(max96 << 64, 1, 0);
         // Fee field full.
-        vm.expectRevert(GenImNFT.AccrualOverflow.selector);
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
         harness.accrue(max96 << 160, 0, 1);
         // Just fits, and neither spills into the other.
         uint256 slot = harness.accrue(((max96 - 1) << 64) | ((max96 - 2) << 160) | 7, 1, 2);
         assertEq(slot, (max96 << 64) | (max96 << 160) | 7);
-        vm.expectRevert(GenImNFT.AccrualOverflow.selector);
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
         harness.addFees(type(uint96).max, 1);
     }
 
@@ -599,11 +600,11 @@ contract GenImNFTTest is Test {
 
         uint256 before = nft.earnings(provider);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.DeliverySkipped(delivered, provider);
+        emit GenImEscrow.DeliverySkipped(delivered, provider);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.DeliverySkipped(refunded, provider);
+        emit GenImEscrow.DeliverySkipped(refunded, provider);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.DeliverySkipped(99, provider);
+        emit GenImEscrow.DeliverySkipped(99, provider);
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
 
@@ -641,7 +642,7 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_DeliverBatchLengthMismatch() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.LengthMismatch.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.LengthMismatch.selector, 2, 1));
         vm.prank(provider);
         nft.deliverBatch(new uint256[](2), new bytes32[](1));
     }
@@ -649,7 +650,7 @@ contract GenImNFTTest is Test {
     function test_RevertWhen_DeliverBatchEmptyDigest() public {
         uint256[] memory ids = new uint256[](1);
         ids[0] = _mint(alice);
-        vm.expectRevert(GenImNFT.InvalidDigest.selector);
+        vm.expectRevert(GenImEscrow.InvalidDigest.selector);
         vm.prank(provider);
         nft.deliverBatch(ids, new bytes32[](1));
     }
@@ -663,7 +664,7 @@ contract GenImNFTTest is Test {
         vm.warp(block.timestamp + WINDOW + 1);
         uint256 before = alice.balance;
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.Refunded(id, alice, PRICE);
+        emit GenImEscrow.Refunded(id, alice, PRICE);
         vm.prank(alice);
         nft.refund(id);
 
@@ -684,7 +685,7 @@ contract GenImNFTTest is Test {
         vm.prank(alice);
         nft.transferFrom(alice, bob, id);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotTokenOwner.selector, id, alice));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotTokenOwner.selector, id, alice));
         vm.prank(alice);
         nft.refund(id);
         uint256 before = bob.balance;
@@ -709,7 +710,7 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         uint64 deadline = uint64(block.timestamp + WINDOW);
         vm.warp(deadline);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.DeadlineNotReached.selector, id, deadline));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.DeadlineNotReached.selector, id, deadline));
         vm.prank(alice);
         nft.refund(id);
     }
@@ -717,7 +718,7 @@ contract GenImNFTTest is Test {
     function test_RevertWhen_RefundByStranger() public {
         uint256 id = _mint(alice);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotTokenOwner.selector, id, bob));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotTokenOwner.selector, id, bob));
         vm.prank(bob);
         nft.refund(id);
     }
@@ -727,7 +728,7 @@ contract GenImNFTTest is Test {
         vm.prank(provider);
         nft.deliver(id, DIGEST);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(alice);
         nft.refund(id);
     }
@@ -737,7 +738,7 @@ contract GenImNFTTest is Test {
         vm.warp(block.timestamp + WINDOW + 1);
         vm.prank(alice);
         nft.refund(id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(alice);
         nft.refund(id);
     }
@@ -762,7 +763,7 @@ contract GenImNFTTest is Test {
     //////////////////////////////////////////////////////////////*/
 
     function test_RevertWhen_WithdrawWithoutCredit() public {
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         vm.prank(provider);
         nft.withdraw();
     }
@@ -773,7 +774,7 @@ contract GenImNFTTest is Test {
         nft.deliver(id, DIGEST);
         uint256 fee = PRICE * FEE_BPS / 10_000;
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.FeesWithdrawn(treasury, fee);
+        emit GenImEscrow.FeesWithdrawn(treasury, fee);
         vm.prank(bob); // anyone may trigger it; the money goes to the fee recipient
         nft.withdrawFees();
         assertEq(treasury.balance, fee);
@@ -809,7 +810,7 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_WithdrawFeesWithNone() public {
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdrawFees();
     }
 
@@ -839,11 +840,11 @@ contract GenImNFTTest is Test {
         nft.setPrice(1);
         nft.pause();
         nft.setProvider(owner, true);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotAuthorizedAtMint.selector, id, owner));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, id, owner));
         nft.deliver(id, DIGEST);
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdrawFees();
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdraw();
         vm.stopPrank();
         assertEq(address(nft).balance, PRICE);
@@ -860,13 +861,13 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         uint256 held = address(nft).balance;
         vm.startPrank(alice);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
         nft.approve{value: 1}(bob, id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
         nft.transferFrom{value: 1}(alice, bob, id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
         nft.safeTransferFrom{value: 1}(alice, bob, id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.UnexpectedValue.selector, 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
         nft.safeTransferFrom{value: 1}(alice, bob, id, "");
         vm.stopPrank();
         assertEq(address(nft).balance, held, "no ETH taken");
@@ -890,7 +891,7 @@ contract GenImNFTTest is Test {
     function test_SetProvider() public {
         address p = makeAddr("p");
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.ProviderSet(p, true);
+        emit GenImEscrow.ProviderSet(p, true);
         vm.prank(owner);
         nft.setProvider(p, true);
         assertEq(nft.isProvider(p), true);
@@ -900,7 +901,7 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_SetProviderZero() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         vm.prank(owner);
         nft.setProvider(address(0), true);
     }
@@ -912,7 +913,7 @@ contract GenImNFTTest is Test {
         }
         nft.setProvider(address(1), true); // authorizing again changes nothing
         assertEq(nft.providers().length, 64);
-        vm.expectRevert(GenImNFT.TooManyProviders.selector);
+        vm.expectRevert(GenImEscrow.TooManyProviders.selector);
         nft.setProvider(address(64), true);
         nft.setProvider(address(1), false); // removing one frees its place
         nft.setProvider(address(64), true);
@@ -963,7 +964,7 @@ contract GenImNFTTest is Test {
         nft.withdrawFees();
         assertEq(treasury.balance, fee);
         assertEq(nft.accruedFees(), 0);
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdrawFees();
     }
 
@@ -982,7 +983,7 @@ contract GenImNFTTest is Test {
 
     function test_RevertWhen_SetPriceTooHigh() public {
         uint256 tooHigh = uint256(type(uint64).max) + 1;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PriceTooHigh.selector, tooHigh));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.PriceTooHigh.selector, tooHigh));
         vm.prank(owner);
         nft.setPrice(tooHigh);
     }
@@ -994,7 +995,7 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_SetFeeRecipientZero() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         vm.prank(owner);
         nft.setFeeRecipient(address(0));
     }
@@ -1020,42 +1021,44 @@ contract GenImNFTTest is Test {
 
     function test_RevertWhen_NonOwnerConfigures() public {
         bytes[] memory calls = new bytes[](6);
-        calls[0] = abi.encodeCall(GenImNFT.setProvider, (attacker, true));
-        calls[1] = abi.encodeCall(GenImNFT.setPrice, (0));
-        calls[2] = abi.encodeCall(GenImNFT.setFeeRecipient, (attacker));
-        calls[3] = abi.encodeCall(GenImNFT.pause, ());
-        calls[4] = abi.encodeCall(GenImNFT.unpause, ());
-        calls[5] = abi.encodeCall(GenImNFT.transferOwnership, (attacker));
+        calls[0] = abi.encodeCall(GenImEscrow.setProvider, (attacker, true));
+        calls[1] = abi.encodeCall(GenImEscrow.setPrice, (0));
+        calls[2] = abi.encodeCall(GenImEscrow.setFeeRecipient, (attacker));
+        calls[3] = abi.encodeCall(GenImEscrow.pause, ());
+        calls[4] = abi.encodeCall(GenImEscrow.unpause, ());
+        calls[5] = abi.encodeCall(GenImEscrow.transferOwnership, (attacker));
         for (uint256 i; i < calls.length; ++i) {
             vm.prank(attacker);
             (bool ok, bytes memory data) = address(nft).call(calls[i]);
             assertEq(ok, false, "non-owner call succeeded");
             assertEq(
-                keccak256(data), keccak256(abi.encodeWithSelector(GenImNFT.NotOwner.selector, attacker)), "wrong error"
+                keccak256(data),
+                keccak256(abi.encodeWithSelector(GenImEscrow.NotOwner.selector, attacker)),
+                "wrong error"
             );
         }
     }
 
     function test_TwoStepOwnershipTransfer() public {
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.OwnershipTransferStarted(owner, bob);
+        emit GenImEscrow.OwnershipTransferStarted(owner, bob);
         vm.prank(owner);
         nft.transferOwnership(bob);
         assertEq(nft.owner(), owner, "not yet");
         assertEq(nft.pendingOwner(), bob);
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotPendingOwner.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotPendingOwner.selector, attacker));
         vm.prank(attacker);
         nft.acceptOwnership();
 
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.OwnershipTransferred(owner, bob);
+        emit GenImEscrow.OwnershipTransferred(owner, bob);
         vm.prank(bob);
         nft.acceptOwnership();
         assertEq(nft.owner(), bob);
         assertEq(nft.pendingOwner(), address(0));
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotOwner.selector, owner));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotOwner.selector, owner));
         vm.prank(owner);
         nft.pause();
     }
