@@ -138,13 +138,13 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_MintUnderpaid() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.WrongPayment.selector, PRICE, PRICE - 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.WrongPayment.selector, PRICE, PRICE - 1));
         vm.prank(alice);
         nft.mint{value: PRICE - 1}("fox");
     }
 
     function test_RevertWhen_MintOverpaid() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.WrongPayment.selector, PRICE, PRICE + 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.WrongPayment.selector, PRICE, PRICE + 1));
         vm.prank(alice);
         nft.mint{value: PRICE + 1}("fox");
     }
@@ -519,6 +519,54 @@ contract GenImNFTTest is Test {
         assertEq(provider.balance - before, payout);
     }
 
+    /// The assembly hot paths name errors, events and the digest base by hardcoded values.
+    function test_HardcodedSelectorsMatch() public {
+        uint256[15] memory c = new GenImNFTHarness(owner).hardcoded();
+        bytes4[10] memory errors = [
+            GenImEscrow.EmptyPrompt.selector,
+            GenImEscrow.WrongPayment.selector,
+            GenImEscrow.PromptTooLong.selector,
+            GenImEscrow.MintingPaused.selector,
+            GenImEscrow.MintingEnded.selector,
+            GenImEscrow.NotProvider.selector,
+            GenImEscrow.InvalidDigest.selector,
+            GenImEscrow.TokenNotPending.selector,
+            GenImEscrow.NotAuthorizedAtMint.selector,
+            GenImEscrow.AccrualOverflow.selector
+        ];
+        for (uint256 i; i < errors.length; ++i) {
+            assertEq(c[i], uint256(uint32(errors[i])), "error selector");
+        }
+        assertEq(bytes32(c[10]), GenImEscrow.ImageRequested.selector, "ImageRequested");
+        assertEq(bytes32(c[11]), GenImEscrow.ImageDelivered.selector, "ImageDelivered");
+        assertEq(bytes32(c[12]), GenImEscrow.MetadataUpdate.selector, "MetadataUpdate");
+        assertEq(bytes32(c[13]), ERC721.Transfer.selector, "Transfer");
+        assertEq(bytes32(c[14]), keccak256("genim.GenImEscrow.digests"), "digest base");
+    }
+
+    /// `deliver` refuses once a provider's earnings or fees reach 2^95 (a cheap, conservative
+    /// form of the exact 2^96 check that `deliverBatch` makes); withdrawing makes room again.
+    function test_RevertWhen_DeliverWouldOverflowAccrual() public {
+        GenImNFTHarness harness = new GenImNFTHarness(owner);
+        vm.prank(owner);
+        harness.setProvider(provider, true);
+        uint256 since = harness.providerData(provider);
+        vm.prank(alice);
+        uint256 id = harness.mint{value: 1}("fox");
+        harness.setProviderData(provider, since | (uint256(1) << 159));
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        vm.prank(provider);
+        harness.deliver(id, DIGEST);
+        harness.setProviderData(provider, since | (uint256(1) << 255));
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        vm.prank(provider);
+        harness.deliver(id, DIGEST);
+        harness.setProviderData(provider, since | (uint256(1) << 158) | (uint256(1) << 254));
+        vm.prank(provider);
+        harness.deliver(id, DIGEST);
+        assertEq(harness.earnings(provider), (uint256(1) << 94) + 1);
+    }
+
     function test_RevertWhen_AccrualOverflows() public {
         GenImNFTHarness harness = new GenImNFTHarness(owner);
         uint256 max96 = type(uint96).max;
@@ -533,6 +581,13 @@ contract GenImNFTTest is Test {
         assertEq(slot, (max96 << 64) | (max96 << 160) | 7);
         vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
         harness.addFees(type(uint96).max, 1);
+        // The accounted total (GenImTokenNFT's) stays within its 120 bits.
+        uint256 max120 = type(uint120).max;
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        harness.addAccounted(max120 << 136, 1);
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        harness.addAccounted(0, max120 + 1);
+        assertEq(harness.addAccounted((max120 - 1) << 136 | 5, 1), max120 << 136 | 5);
     }
 
     function testFuzz_DeliverPaysEscrowMinusFee(uint256 price, uint16 feeBps) public {

@@ -86,6 +86,40 @@ contract GenImNFTHarness is GenImNFT {
     function addFees(uint96 pot, uint256 fees) external pure returns (uint96) {
         return _addFees(pot, fees);
     }
+
+    function addAccounted(uint256 config, uint256 amount) external pure returns (uint256) {
+        return _addAccounted(config, amount);
+    }
+
+    /// Overwrites a provider's slot (to reach the overflow guards without 2^32 deliveries).
+    function setProviderData(address provider, uint256 data) external {
+        _provider[provider] = data;
+    }
+
+    function providerData(address provider) external view returns (uint256) {
+        return _provider[provider];
+    }
+
+    /// The constants the assembly hot paths use instead of `X.selector`.
+    function hardcoded() external pure returns (uint256[15] memory c) {
+        c = [
+            _EMPTY_PROMPT,
+            _WRONG_PAYMENT,
+            _PROMPT_TOO_LONG,
+            _MINTING_PAUSED,
+            _MINTING_ENDED,
+            _NOT_PROVIDER,
+            _INVALID_DIGEST,
+            _TOKEN_NOT_PENDING,
+            _NOT_AUTHORIZED_AT_MINT,
+            _ACCRUAL_OVERFLOW,
+            _IMAGE_REQUESTED_TOPIC,
+            _IMAGE_DELIVERED_TOPIC,
+            _METADATA_UPDATE_TOPIC,
+            _TRANSFER_TOPIC,
+            _DIGEST_BASE
+        ];
+    }
 }
 
 /// @dev A plain ERC-20 for the splitter tests.
