@@ -274,15 +274,15 @@ abstract contract GenImEscrow is ERC721 {
     //////////////////////////////////////////////////////////////*/
 
     /// @dev Mints the next token to `to` for `prompt` with the current price as its escrow and
-    /// emits `ImageRequested`. With `paidInEth` (`GenImNFT`), `msg.value` must be the price;
-    /// otherwise (`GenImTokenNFT`) the escrow is added to the accounted total and the caller
-    /// takes the payment.
+    /// emits `ImageRequested`. With `paidInEth` (`GenImNFT`), `value` (its `msg.value`) must be
+    /// the price; otherwise (`GenImTokenNFT`) the escrow is added to the accounted total and
+    /// the caller takes the payment.
     ///
     /// The hot path, in one assembly block: it does what solady's
     /// `_mintAndSetExtraDataUnchecked` does (same slots, same checks, same `Transfer` event; this
     /// contract overrides no transfer hook) plus the config update and `ImageRequested`, for
     /// about 400 gas less than the same steps through Solidity helpers.
-    function _mintEscrow(address to, string calldata prompt, bool paidInEth)
+    function _mintEscrow(address to, string calldata prompt, bool paidInEth, uint256 value)
         internal
         returns (uint256 tokenId, uint256 escrow)
     {
@@ -319,10 +319,10 @@ abstract contract GenImEscrow is ERC721 {
             config := add(config, _ONE_ID)
             switch paidInEth
             case 1 {
-                if iszero(eq(callvalue(), escrow)) {
+                if iszero(eq(value, escrow)) {
                     mstore(0x00, _WRONG_PAYMENT) // WrongPayment(escrow, msg.value)
                     mstore(0x20, escrow)
-                    mstore(0x40, callvalue())
+                    mstore(0x40, value)
                     revert(0x1c, 0x44)
                 }
             }
@@ -557,12 +557,14 @@ abstract contract GenImEscrow is ERC721 {
     function setProvider(address provider, bool authorized) external onlyOwner {
         if (provider == address(0)) revert ZeroAddress();
         uint256 data = _provider[provider];
-        if (authorized && data & _SINCE_MASK == 0) {
-            if (_providers.length() == MAX_PROVIDERS) revert TooManyProviders();
-            _providers.add(provider);
-            _provider[provider] = data | _nextTokenId();
-        } else if (!authorized && data & _SINCE_MASK != 0) {
-            _providers.remove(provider);
+        // Membership in `_providers` and a nonzero `since` go together: `add` and `remove`
+        // say whether the state changes.
+        if (authorized) {
+            if (_providers.add(provider)) {
+                if (_providers.length() > MAX_PROVIDERS) revert TooManyProviders();
+                _provider[provider] = data | _nextTokenId();
+            }
+        } else if (_providers.remove(provider)) {
             // Its accrued fees move to the removed providers' pot that `withdrawFees` sweeps;
             // its earnings stay, for it to withdraw.
             _feeAccount.removedFees = _addFees(_feeAccount.removedFees, data >> _FEE_SHIFT);
@@ -922,16 +924,6 @@ abstract contract GenImEscrow is ERC721 {
         // escrow < 2^64 and feeBps <= 10000: the product fits easily.
         unchecked {
             return escrow * _feeBps / 10_000;
-        }
-    }
-
-    /// @dev The mint config `config` with `amount` more accounted, reverting if the total
-    /// leaves its 120 bits (more than any real token supply).
-    function _addAccounted(uint256 config, uint256 amount) internal pure returns (uint256) {
-        // The field is < 2^120: the sum overflows 256 bits only if amount does, caught below.
-        unchecked {
-            if ((config >> _ACCOUNTED_SHIFT) + amount > _MAX_120 || amount > _MAX_120) revert AccrualOverflow();
-            return config + (amount << _ACCOUNTED_SHIFT);
         }
     }
 

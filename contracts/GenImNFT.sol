@@ -30,7 +30,7 @@ contract GenImNFT is GenImEscrow {
     /// @param prompt What to draw: 1 to 1000 bytes; only emitted, never stored.
     /// @return tokenId The new token.
     function mint(string calldata prompt) external payable returns (uint256 tokenId) {
-        (tokenId,) = _mintEscrow(msg.sender, prompt, true);
+        (tokenId,) = _mintEscrow(msg.sender, prompt, true, msg.value);
         // Return the id directly: the hot path skips the ABI encoder's epilogue (~60 gas).
         assembly ("memory-safe") {
             mstore(0x00, tokenId)

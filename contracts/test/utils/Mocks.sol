@@ -2,6 +2,7 @@
 pragma solidity ^0.8.33;
 
 import {ERC20} from "solady/tokens/ERC20.sol";
+import {SignatureCheckerLib} from "solady/utils/SignatureCheckerLib.sol";
 import {GenImNFT} from "../../GenImNFT.sol";
 
 /// @dev A provider, token owner or recipient that is a contract and can refuse ETH.
@@ -85,10 +86,6 @@ contract GenImNFTHarness is GenImNFT {
 
     function addFees(uint96 pot, uint256 fees) external pure returns (uint96) {
         return _addFees(pot, fees);
-    }
-
-    function addAccounted(uint256 config, uint256 amount) external pure returns (uint256) {
-        return _addAccounted(config, amount);
     }
 
     /// Overwrites a provider's slot (to reach the overflow guards without 2^32 deliveries).
@@ -177,5 +174,36 @@ contract SecondEntry {
     function transfer(address to, uint256 amount) external returns (bool) {
         main.entryTransfer(msg.sender, to, amount);
         return true;
+    }
+}
+
+/// @dev An ERC-1271 smart wallet (a Safe, a Coinbase Smart Wallet): signatures by `owner` are
+/// its signatures, unless it is switched to refuse them.
+contract SmartWallet {
+    address public immutable owner;
+    bool public refusing;
+
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
+    function setRefusing(bool value) external {
+        refusing = value;
+    }
+
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        if (!refusing && SignatureCheckerLib.isValidSignatureNowCalldata(owner, hash, signature)) {
+            return 0x1626ba7e;
+        }
+        return 0xffffffff;
+    }
+}
+
+/// @dev A token that keeps 1% of every transfer as a fee, which real USDC never does.
+contract FeeOnTransferToken is MockToken {
+    function transferFrom(address from, address to, uint256 amount) public override returns (bool) {
+        uint256 fee = amount / 100;
+        _burn(from, fee);
+        return super.transferFrom(from, to, amount - fee);
     }
 }
