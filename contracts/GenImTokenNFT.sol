@@ -86,10 +86,11 @@ contract GenImTokenNFT is GenImEscrow {
     /// and a provider minted for the payment that arrived that way.
     event PaidByAuthorization(uint256 indexed tokenId, address indexed from, bytes32 indexed nonce, bool executedHere);
 
-    /// @notice EIP-3009 typehashes, as FiatTokenV2_2 defines them.
+    /// @notice EIP-3009 `TransferWithAuthorization` typehash, as FiatTokenV2_2 defines it.
     bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
+    /// @notice EIP-3009 `ReceiveWithAuthorization` typehash, as FiatTokenV2_2 defines it.
     bytes32 public constant RECEIVE_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
