@@ -15,6 +15,16 @@ import {SafeTransferLib} from "solady/utils/SafeTransferLib.sol";
 /// later EIP-3009 USDC authorizations settled into this contract) is allocated by share when
 /// anyone releases or calls `allocate`. Each allocation's rounding remainder (less than one wei
 /// per recipient) goes to the first recipient, so no dust is ever stuck.
+///
+/// Supported ERC-20s are the ordinary ones (USDC, EURC, WETH, ...). Two kinds need a word:
+/// - A token whose balance can shrink without a transfer (negative rebase, slashing): the split
+///   keeps working and never reverts for arithmetic; what was already allocated stays owed, a
+///   release pays at most the balance, and new income first covers the shortfall before anything
+///   new is allocated. Who releases first is paid first, so the loss falls on later releasers.
+/// - A token reachable through two addresses that share one balance ("double-entry" tokens,
+///   such as legacy TrueUSD or Synthetix proxies) is NOT supported: the books are kept per token
+///   address, so each entry allocates the same balance again and a recipient can release its
+///   share through both. Do not send such tokens to a Splitter.
 contract Splitter {
     /// @dev Recipients and shares differ in length, or there are none or too many.
     error InvalidSplit();
@@ -134,7 +144,8 @@ contract Splitter {
     function _release(address token, address account) internal {
         if (shares[account] == 0) revert NotRecipient(account);
         _allocate(token);
-        uint256 amount = _allocated[token][account] - released[token][account];
+        // What is owed, but never more than is held (a balance may have shrunk, see above).
+        uint256 amount = FixedPointMathLib.min(_allocated[token][account] - released[token][account], _balance(token));
         if (amount == 0) revert NothingToRelease(token, account);
         released[token][account] += amount;
         totalReleased[token] += amount;
@@ -144,9 +155,12 @@ contract Splitter {
     }
 
     /// @dev What arrived since the last allocation: the balance plus everything released,
-    /// minus everything allocated.
+    /// minus everything allocated. Zero while a shrunken balance (negative rebase) does not even
+    /// cover what was allocated and not yet released: new income first fills that shortfall.
     function _unallocated(address token) internal view returns (uint256) {
-        return _balance(token) + totalReleased[token] - _totalAllocated[token];
+        uint256 received = _balance(token) + totalReleased[token];
+        uint256 allocated = _totalAllocated[token];
+        return received > allocated ? received - allocated : 0;
     }
 
     /// @dev `unallocated` split by share; the first recipient also gets the rounding remainder,
@@ -175,7 +189,9 @@ contract Splitter {
         if (shares[account] == 0) return 0;
         amount = _allocated[token][account] - released[token][account];
         uint256 unallocated = _unallocated(token);
-        if (unallocated == 0) return amount;
+        // No new income: what is owed, capped by a balance that may have shrunk.
+        if (unallocated == 0) return FixedPointMathLib.min(amount, _balance(token));
+        // New income means the balance covers everything owed plus `unallocated`.
         uint256 n = _recipients.length;
         for (uint256 i; i < n; ++i) {
             if (_recipients[i] == account) return amount + _part(unallocated, i);

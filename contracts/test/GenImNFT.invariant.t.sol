@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.33;
 
+import {GenImEscrow} from "../GenImEscrow.sol";
 import {GenImNFT} from "../GenImNFT.sol";
 import {Test} from "./utils/Test.sol";
 import {Receiver} from "./utils/Mocks.sol";
@@ -25,6 +26,7 @@ contract GenImHandler is Test {
     mapping(uint256 id => uint256) public deliveries;
     mapping(uint256 id => uint256) public refunds;
     mapping(address account => bool) public authorized;
+    mapping(address account => uint256) public sinceOf; // first token id it may deliver
     address[] public creditors;
     mapping(address account => bool) internal _isCreditor;
 
@@ -51,6 +53,7 @@ contract GenImHandler is Test {
             vm.prank(owner_);
             nft_.setProvider(providerAccounts[i], true);
             authorized[providerAccounts[i]] = true;
+            sinceOf[providerAccounts[i]] = 1;
             _trackCreditor(providerAccounts[i]);
         }
         _trackCreditor(address(contractUser));
@@ -111,22 +114,22 @@ contract GenImHandler is Test {
         uint256 id = _pickId(idSeed);
         if (digest == bytes32(0)) digest = keccak256(abi.encode(id));
         bool pending = _pending(id);
-        uint256 balanceBefore = p.balance;
-        uint256 creditBefore = nft.credit(p);
+        uint256 earnedBefore = nft.earnings(p);
 
         vm.prank(p);
         try nft.deliver(id, digest) {
-            if (!authorized[p] || !pending) unauthorizedDelivery = true;
+            if (!authorized[p] || !pending || id < sinceOf[p]) unauthorizedDelivery = true;
             deliveries[id] += 1;
             uint256 fee = escrowOf[id] * feeBps / 10_000;
             ghostFees += fee;
-            uint256 received = p.balance - balanceBefore + nft.credit(p) - creditBefore;
-            if (received != escrowOf[id] - fee) payoutMismatch = true;
+            if (nft.earnings(p) - earnedBefore != escrowOf[id] - fee) payoutMismatch = true;
         } catch (bytes memory reason) {
             if (!authorized[p]) {
-                _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
+                _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotProvider.selector, p));
+            } else if (!pending) {
+                _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
             } else {
-                _checkRevert(reason, abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+                _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, id, p));
             }
         }
     }
@@ -140,7 +143,7 @@ contract GenImHandler is Test {
         for (uint256 i; i < idSeeds.length; ++i) {
             batch[i] = _pickId(idSeeds[i]);
             digests[i] = keccak256(abi.encode(batch[i], i));
-            willDeliver[i] = _pending(batch[i]);
+            willDeliver[i] = _pending(batch[i]) && batch[i] >= sinceOf[p];
             for (uint256 j; j < i; ++j) {
                 if (batch[j] == batch[i]) willDeliver[i] = false; // second time in the batch
             }
@@ -148,8 +151,7 @@ contract GenImHandler is Test {
                 expected += escrowOf[batch[i]] - escrowOf[batch[i]] * feeBps / 10_000;
             }
         }
-        uint256 balanceBefore = p.balance;
-        uint256 creditBefore = nft.credit(p);
+        uint256 earnedBefore = nft.earnings(p);
 
         vm.prank(p);
         try nft.deliverBatch(batch, digests) {
@@ -159,11 +161,10 @@ contract GenImHandler is Test {
                 deliveries[batch[i]] += 1;
                 ghostFees += escrowOf[batch[i]] * feeBps / 10_000;
             }
-            uint256 received = p.balance - balanceBefore + nft.credit(p) - creditBefore;
-            if (received != expected) payoutMismatch = true;
+            if (nft.earnings(p) - earnedBefore != expected) payoutMismatch = true;
         } catch (bytes memory reason) {
             if (authorized[p]) unexpectedRevert = true;
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, p));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotProvider.selector, p));
         }
     }
 
@@ -174,7 +175,7 @@ contract GenImHandler is Test {
         try nft.deliver(id, digest) {
             unauthorizedDelivery = true;
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         }
     }
 
@@ -195,22 +196,22 @@ contract GenImHandler is Test {
                 payoutMismatch = true;
             }
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.DeadlineNotReached.selector, id, deadline));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.DeadlineNotReached.selector, id, deadline));
         }
     }
 
     function withdraw(uint256 seed) external {
         address account = creditors[seed % creditors.length];
-        uint256 credit = nft.credit(account);
+        uint256 owed = nft.credit(account) + nft.earnings(account);
         if (account == address(contractProvider) || account == address(contractUser)) {
             Receiver(payable(account)).setAccepting(true);
         }
         uint256 before = account.balance;
         vm.prank(account);
         try nft.withdraw() {
-            if (account.balance - before != credit) payoutMismatch = true;
+            if (account.balance - before != owed) payoutMismatch = true;
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NothingToWithdraw.selector));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NothingToWithdraw.selector));
         }
     }
 
@@ -222,7 +223,7 @@ contract GenImHandler is Test {
             if (recipient.balance - before != expected) payoutMismatch = true;
             ghostFees = 0;
         } catch (bytes memory reason) {
-            _checkRevert(reason, abi.encodeWithSelector(GenImNFT.NothingToWithdraw.selector));
+            _checkRevert(reason, abi.encodeWithSelector(GenImEscrow.NothingToWithdraw.selector));
         }
     }
 
@@ -234,6 +235,7 @@ contract GenImHandler is Test {
     function toggleProvider(uint256 seed) external {
         address p = providerAccounts[seed % providerAccounts.length];
         authorized[p] = !authorized[p];
+        if (authorized[p]) sinceOf[p] = nft.totalMinted() + 1;
         vm.prank(owner);
         nft.setProvider(p, authorized[p]);
     }
@@ -270,7 +272,8 @@ contract GenImNFTInvariantTest is Test {
         targetContract(address(handler));
     }
 
-    /// The contract holds exactly what it owes: escrow of pending tokens, accrued fees, credits.
+    /// The contract holds exactly what it owes: escrow of pending tokens, accrued fees, credits
+    /// and provider earnings.
     function invariant_BalanceEqualsLiabilities() public view {
         uint256 pendingEscrow;
         for (uint256 i; i < handler.idCount(); ++i) {
@@ -278,12 +281,12 @@ contract GenImNFTInvariantTest is Test {
             (uint8 state, uint256 escrow,,) = nft.tokenState(id);
             if (state == 1) pendingEscrow += escrow;
         }
-        uint256 credits;
+        uint256 owed; // credits and provider earnings
         for (uint256 i; i < handler.creditorCount(); ++i) {
-            credits += nft.credit(handler.creditors(i));
+            owed += nft.credit(handler.creditors(i)) + nft.earnings(handler.creditors(i));
         }
         assertEq(nft.accruedFees(), handler.ghostFees(), "accrued fees");
-        assertEq(address(nft).balance, pendingEscrow + nft.accruedFees() + credits, "balance");
+        assertEq(address(nft).balance, pendingEscrow + nft.accruedFees() + owed, "balance");
     }
 
     /// Each token is delivered or refunded at most once, never both, and its on-chain state

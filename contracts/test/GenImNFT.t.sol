@@ -3,9 +3,10 @@ pragma solidity ^0.8.33;
 
 import {ERC721} from "solady/tokens/ERC721.sol";
 import {Base64} from "solady/utils/Base64.sol";
+import {GenImEscrow} from "../GenImEscrow.sol";
 import {GenImNFT} from "../GenImNFT.sol";
 import {Test} from "./utils/Test.sol";
-import {Receiver, ReentrantProvider} from "./utils/Mocks.sol";
+import {GenImNFTHarness, Receiver, ReentrantProvider} from "./utils/Mocks.sol";
 
 contract GenImNFTTest is Test {
     GenImNFT internal nft;
@@ -60,35 +61,39 @@ contract GenImNFTTest is Test {
         assertEq(nft.symbol(), "GENIM");
     }
 
+    function test_AssetIsEth() public view {
+        assertEq(nft.asset(), address(0));
+    }
+
     function test_RevertWhen_ConstructorZeroOwner() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         new GenImNFT(address(0), PRICE, FEE_BPS, treasury, WINDOW);
     }
 
     function test_RevertWhen_ConstructorZeroFeeRecipient() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         new GenImNFT(owner, PRICE, FEE_BPS, address(0), WINDOW);
     }
 
     function test_RevertWhen_ConstructorFeeTooHigh() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.FeeTooHigh.selector, 10_001));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.FeeTooHigh.selector, 10_001));
         new GenImNFT(owner, PRICE, 10_001, treasury, WINDOW);
     }
 
     function test_RevertWhen_ConstructorZeroWindow() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.InvalidDeliveryWindow.selector, 0));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.InvalidDeliveryWindow.selector, 0));
         new GenImNFT(owner, PRICE, FEE_BPS, treasury, 0);
     }
 
     function test_RevertWhen_ConstructorWindowTooLong() public {
         uint64 tooLong = 365 days + 1;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.InvalidDeliveryWindow.selector, tooLong));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.InvalidDeliveryWindow.selector, tooLong));
         new GenImNFT(owner, PRICE, FEE_BPS, treasury, tooLong);
     }
 
     function test_RevertWhen_ConstructorPriceTooHigh() public {
         uint256 tooHigh = uint256(type(uint64).max) + 1;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PriceTooHigh.selector, tooHigh));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.PriceTooHigh.selector, tooHigh));
         new GenImNFT(owner, tooHigh, FEE_BPS, treasury, WINDOW);
     }
 
@@ -100,7 +105,7 @@ contract GenImNFTTest is Test {
         vm.expectEmit(true, true, true, true, address(nft));
         emit ERC721.Transfer(address(0), alice, 1);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.ImageRequested(1, alice, PRICE, "a fox in the snow");
+        emit GenImEscrow.ImageRequested(1, alice, PRICE, "a fox in the snow");
         uint256 id = _mint(alice);
 
         assertEq(id, 1);
@@ -137,26 +142,26 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_MintUnderpaid() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.WrongPayment.selector, PRICE, PRICE - 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.WrongPayment.selector, PRICE, PRICE - 1));
         vm.prank(alice);
         nft.mint{value: PRICE - 1}("fox");
     }
 
     function test_RevertWhen_MintOverpaid() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.WrongPayment.selector, PRICE, PRICE + 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.WrongPayment.selector, PRICE, PRICE + 1));
         vm.prank(alice);
         nft.mint{value: PRICE + 1}("fox");
     }
 
     function test_RevertWhen_MintEmptyPrompt() public {
-        vm.expectRevert(GenImNFT.EmptyPrompt.selector);
+        vm.expectRevert(GenImEscrow.EmptyPrompt.selector);
         vm.prank(alice);
         nft.mint{value: PRICE}("");
     }
 
     function test_RevertWhen_MintPromptTooLong() public {
         bytes memory prompt = new bytes(1001);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PromptTooLong.selector, 1001, 1000));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.PromptTooLong.selector, 1001, 1000));
         vm.prank(alice);
         nft.mint{value: PRICE}(string(prompt));
     }
@@ -164,14 +169,14 @@ contract GenImNFTTest is Test {
     function test_RevertWhen_MintPaused() public {
         vm.prank(owner);
         nft.pause();
-        vm.expectRevert(GenImNFT.MintingPaused.selector);
+        vm.expectRevert(GenImEscrow.MintingPaused.selector);
         vm.prank(alice);
         nft.mint{value: PRICE}("fox");
     }
 
     function test_RevertWhen_MintAfterDeadlineFieldEnds() public {
         vm.warp(block.timestamp + uint256(type(uint32).max));
-        vm.expectRevert(GenImNFT.MintingEnded.selector);
+        vm.expectRevert(GenImEscrow.MintingEnded.selector);
         vm.prank(alice);
         nft.mint{value: PRICE}("fox");
     }
@@ -201,14 +206,23 @@ contract GenImNFTTest is Test {
         uint256 before = provider.balance;
 
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.ImageDelivered(id, provider, DIGEST, PRICE - fee);
+        emit GenImEscrow.ImageDelivered(id, provider, DIGEST, PRICE - fee);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.MetadataUpdate(id);
+        emit GenImEscrow.MetadataUpdate(id);
         vm.prank(provider);
         nft.deliver(id, DIGEST);
 
-        assertEq(provider.balance - before, PRICE - fee, "provider paid escrow - fee");
+        assertEq(nft.earnings(provider), PRICE - fee, "provider earned escrow - fee");
+        assertEq(provider.balance, before, "accrued, not pushed");
         assertEq(nft.accruedFees(), fee);
+        assertEq(address(nft).balance, PRICE);
+
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImEscrow.Withdrawn(provider, PRICE - fee);
+        vm.prank(provider);
+        nft.withdraw();
+        assertEq(provider.balance - before, PRICE - fee, "provider paid escrow - fee");
+        assertEq(nft.earnings(provider), 0);
         assertEq(address(nft).balance, fee);
         (uint8 state, uint256 escrow,, bytes32 digest) = nft.tokenState(id);
         assertEq(state, nft.STATE_DELIVERED());
@@ -228,10 +242,9 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         vm.prank(owner);
         nft.setPrice(PRICE * 10);
-        uint256 before = provider.balance;
         vm.prank(provider);
         nft.deliver(id, DIGEST);
-        assertEq(provider.balance - before, PRICE - PRICE * FEE_BPS / 10_000);
+        assertEq(nft.earnings(provider), PRICE - PRICE * FEE_BPS / 10_000);
     }
 
     /// Upstream v1-v3: anyone could "deliver" an empty URL first, take the payout and leave the
@@ -241,17 +254,17 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         uint256 attackerBefore = attacker.balance;
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         vm.prank(attacker);
         nft.deliver(id, bytes32(0));
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         vm.prank(attacker);
         nft.deliver(id, DIGEST);
         uint256[] memory ids = new uint256[](1);
         bytes32[] memory digests = new bytes32[](1);
         ids[0] = id;
         digests[0] = DIGEST;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, attacker));
         vm.prank(attacker);
         nft.deliverBatch(ids, digests);
 
@@ -262,9 +275,142 @@ contract GenImNFTTest is Test {
         assertEq(_state(id), nft.STATE_DELIVERED());
     }
 
+    /// Finding 1 of the review: a newly authorized provider (or the owner authorizing itself,
+    /// or a stolen key authorized anew) could deliver junk for every pending token and take
+    /// every escrow minus fees. A token can now be delivered only by a provider that was
+    /// already authorized when it was minted.
+    function test_RevertWhen_NewProviderDeliversEarlierToken() public {
+        uint256 id = _mint(alice);
+        address newcomer = makeAddr("newcomer");
+        vm.prank(owner);
+        nft.setProvider(newcomer, true);
+        assertEq(nft.canDeliver(id, newcomer), false);
+        assertEq(nft.canDeliver(id, provider), true);
+
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, id, newcomer));
+        vm.prank(newcomer);
+        nft.deliver(id, DIGEST);
+
+        // Tokens minted after its authorization are its to deliver.
+        uint256 later = _mint(bob);
+        assertEq(nft.canDeliver(later, newcomer), true);
+        vm.prank(newcomer);
+        nft.deliver(later, DIGEST);
+        assertEq(_state(later), nft.STATE_DELIVERED());
+        assertEq(_state(id), nft.STATE_PENDING(), "the earlier token waits for its own providers");
+    }
+
+    /// The review's attack in full: the owner authorizes itself and batch-delivers junk digests
+    /// for all pending tokens. Every one is skipped, nothing is paid, and the refunds work.
+    function test_RevertWhen_OwnerDeliversPendingEscrowToItself() public {
+        uint256[] memory ids = new uint256[](3);
+        bytes32[] memory junk = new bytes32[](3);
+        for (uint256 i; i < 3; ++i) {
+            ids[i] = _mint(i == 1 ? bob : alice);
+            junk[i] = bytes32(i + 1);
+        }
+        uint256 ownerBefore = owner.balance;
+        vm.startPrank(owner);
+        nft.setProvider(owner, true);
+        for (uint256 i; i < 3; ++i) {
+            vm.expectEmit(true, true, true, true, address(nft));
+            emit GenImEscrow.DeliverySkipped(ids[i], owner);
+        }
+        nft.deliverBatch(ids, junk);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, ids[0], owner));
+        nft.deliver(ids[0], junk[0]);
+        vm.stopPrank();
+
+        assertEq(owner.balance, ownerBefore, "owner took nothing");
+        assertEq(nft.earnings(owner), 0, "and earned nothing");
+        assertEq(nft.accruedFees(), 0);
+        assertEq(address(nft).balance, 3 * PRICE, "all escrow still held");
+        vm.warp(block.timestamp + WINDOW + 1);
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(nft.ownerOf(ids[i]));
+            nft.refund(ids[i]);
+        }
+        assertEq(address(nft).balance, 0);
+    }
+
+    /// A removed provider that is authorized again starts afresh: what was minted while it was
+    /// away, or before, is not its to deliver.
+    function test_RevertWhen_ReauthorizedProviderDeliversEarlierToken() public {
+        uint256 before = _mint(alice);
+        vm.startPrank(owner);
+        nft.setProvider(provider, false);
+        nft.setProvider(provider, true);
+        vm.stopPrank();
+        assertEq(nft.authorizedSince(provider), before + 1);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, before, provider));
+        vm.prank(provider);
+        nft.deliver(before, DIGEST);
+    }
+
+    function test_CanDeliverAndDeliverersOf() public {
+        address second = makeAddr("second");
+        address third = makeAddr("third");
+        uint256 first = _mint(alice);
+        vm.prank(owner);
+        nft.setProvider(second, true);
+        uint256 next = _mint(bob);
+        vm.prank(owner);
+        nft.setProvider(third, true);
+
+        assertEq(nft.authorizedSince(provider), 1);
+        assertEq(nft.authorizedSince(second), 2);
+        assertEq(nft.authorizedSince(third), 3);
+        assertEq(nft.authorizedSince(alice), 0);
+        address[] memory a = nft.deliverersOf(first);
+        assertEq(a.length, 1);
+        assertEq(a[0], provider);
+        a = nft.deliverersOf(next);
+        assertEq(a.length, 2);
+        assertEq(nft.canDeliver(next, second), true);
+        assertEq(nft.canDeliver(next, third), false);
+        assertEq(nft.canDeliver(next, alice), false, "not a provider");
+        assertEq(nft.deliverersOf(99).length, 0, "unminted");
+
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        assertEq(nft.canDeliver(first, provider), false, "removed");
+        assertEq(nft.deliverersOf(first).length, 0);
+        vm.prank(second);
+        nft.deliver(next, DIGEST);
+        assertEq(nft.canDeliver(next, second), false, "delivered");
+        assertEq(nft.deliverersOf(next).length, 0);
+    }
+
+    function testFuzz_ProviderDeliversOnlyTokensMintedAfterItsAuthorization(uint8 earlier, uint8 later) public {
+        earlier = uint8(bound(earlier, 0, 20));
+        later = uint8(bound(later, 1, 20));
+        for (uint256 i; i < earlier; ++i) {
+            _mint(alice);
+        }
+        address newcomer = makeAddr("newcomer");
+        vm.prank(owner);
+        nft.setProvider(newcomer, true);
+        for (uint256 i; i < later; ++i) {
+            _mint(bob);
+        }
+        uint256 total = uint256(earlier) + later;
+        uint256[] memory ids = new uint256[](total);
+        bytes32[] memory digests = new bytes32[](total);
+        for (uint256 i; i < total; ++i) {
+            (ids[i], digests[i]) = (i + 1, DIGEST);
+            assertEq(nft.canDeliver(i + 1, newcomer), i >= earlier);
+        }
+        vm.prank(newcomer);
+        nft.deliverBatch(ids, digests);
+        assertEq(nft.earnings(newcomer), later * (PRICE - PRICE * FEE_BPS / 10_000), "paid for its own only");
+        for (uint256 i; i < total; ++i) {
+            assertEq(_state(i + 1), i < earlier ? nft.STATE_PENDING() : nft.STATE_DELIVERED());
+        }
+    }
+
     function test_RevertWhen_DeliverEmptyDigest() public {
         uint256 id = _mint(alice);
-        vm.expectRevert(GenImNFT.InvalidDigest.selector);
+        vm.expectRevert(GenImEscrow.InvalidDigest.selector);
         vm.prank(provider);
         nft.deliver(id, bytes32(0));
     }
@@ -273,13 +419,13 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         vm.prank(provider);
         nft.deliver(id, DIGEST);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(provider);
         nft.deliver(id, keccak256("other"));
     }
 
     function test_RevertWhen_DeliverUnminted() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, 7));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, 7));
         vm.prank(provider);
         nft.deliver(7, DIGEST);
     }
@@ -289,7 +435,7 @@ contract GenImNFTTest is Test {
         vm.warp(block.timestamp + WINDOW + 1);
         vm.prank(alice);
         nft.refund(id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(provider);
         nft.deliver(id, DIGEST);
     }
@@ -298,42 +444,147 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         vm.prank(owner);
         nft.setProvider(provider, false);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotProvider.selector, provider));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotProvider.selector, provider));
         vm.prank(provider);
         nft.deliver(id, DIGEST);
     }
 
-    function test_DeliverToRejectingProviderCredits() public {
+    function test_RejectingProviderStillDeliversAndKeepsEarnings() public {
         Receiver rejecting = new Receiver(nft, false);
         vm.prank(owner);
         nft.setProvider(address(rejecting), true);
         uint256 id = _mint(alice);
         uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
 
-        vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.Credited(address(rejecting), payout);
         rejecting.deliver(id, DIGEST);
-
         assertEq(_state(id), nft.STATE_DELIVERED(), "delivery went through");
-        assertEq(nft.credit(address(rejecting)), payout);
-        assertEq(address(nft).balance, PRICE, "payout kept as credit");
+        assertEq(nft.earnings(address(rejecting)), payout);
+
+        vm.expectRevert(); // its own withdrawal fails while it refuses ETH, and keeps the earnings
+        rejecting.withdraw();
+        assertEq(nft.earnings(address(rejecting)), payout);
 
         rejecting.setAccepting(true);
         rejecting.withdraw();
         assertEq(address(rejecting).balance, payout);
-        assertEq(nft.credit(address(rejecting)), 0);
+        assertEq(nft.earnings(address(rejecting)), 0);
     }
 
-    function test_ReentrantProviderCannotDeliverTwice() public {
+    /// A provider re-entering from its withdrawal can neither withdraw twice nor deliver again.
+    function test_ReentrantProviderCannotWithdrawOrDeliverTwice() public {
         ReentrantProvider reentrant = new ReentrantProvider(nft);
         vm.prank(owner);
         nft.setProvider(address(reentrant), true);
         uint256 id = _mint(alice);
-        reentrant.deliver(id, DIGEST);
+        reentrant.deliverAndWithdraw(id, DIGEST);
         assertEq(reentrant.reentrySucceeded(), false);
+        assertEq(reentrant.reentryAttempts(), 2);
         (,,, bytes32 digest) = nft.tokenState(id);
         assertEq(digest, DIGEST, "first digest kept");
-        assertEq(nft.credit(address(reentrant)), PRICE - PRICE * FEE_BPS / 10_000);
+        assertEq(address(reentrant).balance, PRICE - PRICE * FEE_BPS / 10_000, "paid once");
+        assertEq(nft.earnings(address(reentrant)), 0);
+    }
+
+    /// `withdraw` pays a provider's earnings and its credits (refunds whose push failed) at once.
+    function test_WithdrawPaysEarningsAndCredit() public {
+        Receiver both = new Receiver(nft, false);
+        vm.prank(owner);
+        nft.setProvider(address(both), true);
+        uint256 own = both.mint{value: PRICE}("its own image");
+        uint256 id = _mint(alice);
+        both.deliver(id, DIGEST);
+        vm.warp(block.timestamp + WINDOW + 1);
+        both.refund(own); // the push fails: credited
+        uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
+        assertEq(nft.credit(address(both)), PRICE);
+        assertEq(nft.earnings(address(both)), payout);
+
+        both.setAccepting(true);
+        vm.expectEmit(true, true, true, true, address(nft));
+        emit GenImEscrow.Withdrawn(address(both), PRICE + payout);
+        both.withdraw();
+        assertEq(address(both).balance, PRICE + payout);
+        assertEq(nft.credit(address(both)), 0);
+        assertEq(nft.earnings(address(both)), 0);
+        assertEq(nft.isProvider(address(both)), true, "still a provider");
+    }
+
+    function test_RemovedProviderKeepsEarnings() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        uint256 payout = PRICE - PRICE * FEE_BPS / 10_000;
+        assertEq(nft.earnings(provider), payout);
+        uint256 before = provider.balance;
+        vm.prank(provider);
+        nft.withdraw();
+        assertEq(provider.balance - before, payout);
+    }
+
+    /// The assembly hot paths name errors, events and the digest base by hardcoded values.
+    function test_HardcodedSelectorsMatch() public {
+        uint256[15] memory c = new GenImNFTHarness(owner).hardcoded();
+        bytes4[10] memory errors = [
+            GenImEscrow.EmptyPrompt.selector,
+            GenImEscrow.WrongPayment.selector,
+            GenImEscrow.PromptTooLong.selector,
+            GenImEscrow.MintingPaused.selector,
+            GenImEscrow.MintingEnded.selector,
+            GenImEscrow.NotProvider.selector,
+            GenImEscrow.InvalidDigest.selector,
+            GenImEscrow.TokenNotPending.selector,
+            GenImEscrow.NotAuthorizedAtMint.selector,
+            GenImEscrow.AccrualOverflow.selector
+        ];
+        for (uint256 i; i < errors.length; ++i) {
+            assertEq(c[i], uint256(uint32(errors[i])), "error selector");
+        }
+        assertEq(bytes32(c[10]), GenImEscrow.ImageRequested.selector, "ImageRequested");
+        assertEq(bytes32(c[11]), GenImEscrow.ImageDelivered.selector, "ImageDelivered");
+        assertEq(bytes32(c[12]), GenImEscrow.MetadataUpdate.selector, "MetadataUpdate");
+        assertEq(bytes32(c[13]), ERC721.Transfer.selector, "Transfer");
+        assertEq(bytes32(c[14]), keccak256("genim.GenImEscrow.digests"), "digest base");
+    }
+
+    /// `deliver` refuses once a provider's earnings or fees reach 2^95 (a cheap, conservative
+    /// form of the exact 2^96 check that `deliverBatch` makes); withdrawing makes room again.
+    function test_RevertWhen_DeliverWouldOverflowAccrual() public {
+        GenImNFTHarness harness = new GenImNFTHarness(owner);
+        vm.prank(owner);
+        harness.setProvider(provider, true);
+        uint256 since = harness.providerData(provider);
+        vm.prank(alice);
+        uint256 id = harness.mint{value: 1}("fox");
+        harness.setProviderData(provider, since | (uint256(1) << 159));
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        vm.prank(provider);
+        harness.deliver(id, DIGEST);
+        harness.setProviderData(provider, since | (uint256(1) << 255));
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        vm.prank(provider);
+        harness.deliver(id, DIGEST);
+        harness.setProviderData(provider, since | (uint256(1) << 158) | (uint256(1) << 254));
+        vm.prank(provider);
+        harness.deliver(id, DIGEST);
+        assertEq(harness.earnings(provider), (uint256(1) << 94) + 1);
+    }
+
+    function test_RevertWhen_AccrualOverflows() public {
+        GenImNFTHarness harness = new GenImNFTHarness(owner);
+        uint256 max96 = type(uint96).max;
+        // Earnings field full.
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        harness.accrue(max96 << 64, 1, 0);
+        // Fee field full.
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        harness.accrue(max96 << 160, 0, 1);
+        // Just fits, and neither spills into the other.
+        uint256 slot = harness.accrue(((max96 - 1) << 64) | ((max96 - 2) << 160) | 7, 1, 2);
+        assertEq(slot, (max96 << 64) | (max96 << 160) | 7);
+        vm.expectRevert(GenImEscrow.AccrualOverflow.selector);
+        harness.addFees(type(uint96).max, 1);
     }
 
     function testFuzz_DeliverPaysEscrowMinusFee(uint256 price, uint16 feeBps) public {
@@ -349,8 +600,13 @@ contract GenImNFTTest is Test {
         vm.prank(provider);
         custom.deliver(id, DIGEST);
         uint256 fee = price * feeBps / 10_000;
-        assertEq(provider.balance - before, price - fee, "payout");
+        assertEq(custom.earnings(provider), price - fee, "payout");
         assertEq(custom.accruedFees(), fee, "fee");
+        if (price - fee != 0) {
+            vm.prank(provider);
+            custom.withdraw();
+        }
+        assertEq(provider.balance - before, price - fee, "payout withdrawn");
         assertEq(address(custom).balance, fee, "only the fee stays");
     }
 
@@ -365,11 +621,10 @@ contract GenImNFTTest is Test {
             ids[i] = _mint(i == 1 ? bob : alice);
             digests[i] = keccak256(abi.encode(i));
         }
-        uint256 before = provider.balance;
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
         uint256 fee = PRICE * FEE_BPS / 10_000;
-        assertEq(provider.balance - before, 3 * (PRICE - fee));
+        assertEq(nft.earnings(provider), 3 * (PRICE - fee));
         assertEq(nft.accruedFees(), 3 * fee);
         for (uint256 i; i < 3; ++i) {
             (uint8 state,,, bytes32 digest) = nft.tokenState(ids[i]);
@@ -395,17 +650,17 @@ contract GenImNFTTest is Test {
             digests[i] = keccak256(abi.encode(i));
         }
 
-        uint256 before = provider.balance;
+        uint256 before = nft.earnings(provider);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.DeliverySkipped(delivered, provider);
+        emit GenImEscrow.DeliverySkipped(delivered, provider);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.DeliverySkipped(refunded, provider);
+        emit GenImEscrow.DeliverySkipped(refunded, provider);
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.DeliverySkipped(99, provider);
+        emit GenImEscrow.DeliverySkipped(99, provider);
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
 
-        assertEq(provider.balance - before, PRICE - PRICE * FEE_BPS / 10_000, "paid for one");
+        assertEq(nft.earnings(provider) - before, PRICE - PRICE * FEE_BPS / 10_000, "paid for one");
         (,,, bytes32 kept) = nft.tokenState(delivered);
         assertEq(kept, DIGEST, "delivered digest untouched");
         assertEq(_state(fresh), nft.STATE_DELIVERED());
@@ -417,14 +672,13 @@ contract GenImNFTTest is Test {
         bytes32[] memory digests = new bytes32[](1);
         ids[0] = 42;
         digests[0] = DIGEST;
-        uint256 before = provider.balance;
         vm.prank(provider);
         nft.deliverBatch(ids, digests);
-        assertEq(provider.balance, before);
+        assertEq(nft.earnings(provider), 0);
         assertEq(nft.accruedFees(), 0);
     }
 
-    function test_DeliverBatchToRejectingProviderCredits() public {
+    function test_DeliverBatchToRejectingProviderAccrues() public {
         Receiver rejecting = new Receiver(nft, false);
         vm.prank(owner);
         nft.setProvider(address(rejecting), true);
@@ -435,11 +689,12 @@ contract GenImNFTTest is Test {
         digests[0] = DIGEST;
         digests[1] = DIGEST;
         rejecting.deliverBatch(ids, digests);
-        assertEq(nft.credit(address(rejecting)), 2 * (PRICE - PRICE * FEE_BPS / 10_000));
+        assertEq(nft.earnings(address(rejecting)), 2 * (PRICE - PRICE * FEE_BPS / 10_000));
+        assertEq(nft.credit(address(rejecting)), 0, "credit is for failed refunds only");
     }
 
     function test_RevertWhen_DeliverBatchLengthMismatch() public {
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.LengthMismatch.selector, 2, 1));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.LengthMismatch.selector, 2, 1));
         vm.prank(provider);
         nft.deliverBatch(new uint256[](2), new bytes32[](1));
     }
@@ -447,7 +702,7 @@ contract GenImNFTTest is Test {
     function test_RevertWhen_DeliverBatchEmptyDigest() public {
         uint256[] memory ids = new uint256[](1);
         ids[0] = _mint(alice);
-        vm.expectRevert(GenImNFT.InvalidDigest.selector);
+        vm.expectRevert(GenImEscrow.InvalidDigest.selector);
         vm.prank(provider);
         nft.deliverBatch(ids, new bytes32[](1));
     }
@@ -461,7 +716,7 @@ contract GenImNFTTest is Test {
         vm.warp(block.timestamp + WINDOW + 1);
         uint256 before = alice.balance;
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.Refunded(id, alice, PRICE);
+        emit GenImEscrow.Refunded(id, alice, PRICE);
         vm.prank(alice);
         nft.refund(id);
 
@@ -482,7 +737,7 @@ contract GenImNFTTest is Test {
         vm.prank(alice);
         nft.transferFrom(alice, bob, id);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotTokenOwner.selector, id, alice));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotTokenOwner.selector, id, alice));
         vm.prank(alice);
         nft.refund(id);
         uint256 before = bob.balance;
@@ -507,7 +762,7 @@ contract GenImNFTTest is Test {
         uint256 id = _mint(alice);
         uint64 deadline = uint64(block.timestamp + WINDOW);
         vm.warp(deadline);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.DeadlineNotReached.selector, id, deadline));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.DeadlineNotReached.selector, id, deadline));
         vm.prank(alice);
         nft.refund(id);
     }
@@ -515,7 +770,7 @@ contract GenImNFTTest is Test {
     function test_RevertWhen_RefundByStranger() public {
         uint256 id = _mint(alice);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotTokenOwner.selector, id, bob));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotTokenOwner.selector, id, bob));
         vm.prank(bob);
         nft.refund(id);
     }
@@ -525,7 +780,7 @@ contract GenImNFTTest is Test {
         vm.prank(provider);
         nft.deliver(id, DIGEST);
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(alice);
         nft.refund(id);
     }
@@ -535,7 +790,7 @@ contract GenImNFTTest is Test {
         vm.warp(block.timestamp + WINDOW + 1);
         vm.prank(alice);
         nft.refund(id);
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.TokenNotPending.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.TokenNotPending.selector, id));
         vm.prank(alice);
         nft.refund(id);
     }
@@ -560,7 +815,7 @@ contract GenImNFTTest is Test {
     //////////////////////////////////////////////////////////////*/
 
     function test_RevertWhen_WithdrawWithoutCredit() public {
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         vm.prank(provider);
         nft.withdraw();
     }
@@ -571,12 +826,13 @@ contract GenImNFTTest is Test {
         nft.deliver(id, DIGEST);
         uint256 fee = PRICE * FEE_BPS / 10_000;
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.FeesWithdrawn(treasury, fee);
+        emit GenImEscrow.FeesWithdrawn(treasury, fee);
         vm.prank(bob); // anyone may trigger it; the money goes to the fee recipient
         nft.withdrawFees();
         assertEq(treasury.balance, fee);
         assertEq(nft.accruedFees(), 0);
-        assertEq(address(nft).balance, 0);
+        assertEq(address(nft).balance, PRICE - fee, "the provider's earnings stay");
+        assertEq(nft.earnings(provider), PRICE - fee, "untouched by withdrawFees");
     }
 
     function test_WithdrawFeesFromSeveralProviders() public {
@@ -595,16 +851,18 @@ contract GenImNFTTest is Test {
         nft.deliver(b, DIGEST);
         vm.prank(owner);
         nft.setProvider(second, false);
+        assertEq(nft.providers().length, 1, "removed ones leave the list");
         uint256 fee = PRICE * FEE_BPS / 10_000;
-        assertEq(nft.accruedFees(), 2 * fee);
+        assertEq(nft.accruedFees(), 2 * fee, "the removed provider's fee is kept");
         nft.withdrawFees();
         assertEq(treasury.balance, 2 * fee);
+        assertEq(nft.accruedFees(), 0);
         assertEq(nft.isProvider(second), false, "flags kept after the sweep");
         assertEq(nft.isProvider(provider), true, "flags kept after the sweep");
     }
 
     function test_RevertWhen_WithdrawFeesWithNone() public {
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdrawFees();
     }
 
@@ -634,9 +892,11 @@ contract GenImNFTTest is Test {
         nft.setPrice(1);
         nft.pause();
         nft.setProvider(owner, true);
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotAuthorizedAtMint.selector, id, owner));
+        nft.deliver(id, DIGEST);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdrawFees();
-        vm.expectRevert(GenImNFT.NothingToWithdraw.selector);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
         nft.withdraw();
         vm.stopPrank();
         assertEq(address(nft).balance, PRICE);
@@ -646,6 +906,36 @@ contract GenImNFTTest is Test {
         assertEq(alice.balance, 10 ether);
     }
 
+    /// Finding 2 of the review: solady's `approve`, `transferFrom` and `safeTransferFrom` are
+    /// `payable`; ETH sent with them was locked in the contract forever (no escrow, credit or
+    /// fee accounts for it) and broke the balance invariant. They now reject any value.
+    function test_RevertWhen_EtherSentWithErc721Functions() public {
+        uint256 id = _mint(alice);
+        uint256 held = address(nft).balance;
+        vm.startPrank(alice);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
+        nft.approve{value: 1}(bob, id);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
+        nft.transferFrom{value: 1}(alice, bob, id);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
+        nft.safeTransferFrom{value: 1}(alice, bob, id);
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.UnexpectedValue.selector, 1));
+        nft.safeTransferFrom{value: 1}(alice, bob, id, "");
+        vm.stopPrank();
+        assertEq(address(nft).balance, held, "no ETH taken");
+
+        // Without value they work as before.
+        vm.startPrank(alice);
+        nft.approve(bob, id);
+        nft.safeTransferFrom(alice, bob, id);
+        vm.stopPrank();
+        vm.prank(bob);
+        nft.safeTransferFrom(bob, alice, id, "");
+        vm.prank(alice);
+        nft.transferFrom(alice, bob, id);
+        assertEq(nft.ownerOf(id), bob);
+    }
+
     /*//////////////////////////////////////////////////////////////
                                  OWNER
     //////////////////////////////////////////////////////////////*/
@@ -653,7 +943,7 @@ contract GenImNFTTest is Test {
     function test_SetProvider() public {
         address p = makeAddr("p");
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.ProviderSet(p, true);
+        emit GenImEscrow.ProviderSet(p, true);
         vm.prank(owner);
         nft.setProvider(p, true);
         assertEq(nft.isProvider(p), true);
@@ -663,7 +953,7 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_SetProviderZero() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         vm.prank(owner);
         nft.setProvider(address(0), true);
     }
@@ -673,10 +963,61 @@ contract GenImNFTTest is Test {
         for (uint160 i = 1; i < 64; ++i) {
             nft.setProvider(address(i), true);
         }
-        vm.expectRevert(GenImNFT.TooManyProviders.selector);
+        nft.setProvider(address(1), true); // authorizing again changes nothing
+        assertEq(nft.providers().length, 64);
+        vm.expectRevert(GenImEscrow.TooManyProviders.selector);
         nft.setProvider(address(64), true);
-        nft.setProvider(address(1), false); // known ones can still change
+        nft.setProvider(address(1), false); // removing one frees its place
+        nft.setProvider(address(64), true);
         vm.stopPrank();
+        assertEq(nft.providers().length, 64);
+        assertEq(nft.isProvider(address(64)), true);
+    }
+
+    /// Finding 3 of the review: the provider list only grew and capped at 64, and removing a
+    /// never-authorized address took a place too; after enough key rotations no provider could
+    /// ever be authorized again, and this immutable contract was dead. Now removal frees the
+    /// place and removing a stranger takes none.
+    function test_ProviderRotationsNeverFillTheList() public {
+        vm.startPrank(owner);
+        for (uint160 i = 1; i <= 100; ++i) {
+            nft.setProvider(address(i), false); // never authorized: no place taken
+        }
+        for (uint160 i = 1000; i < 2000; ++i) {
+            nft.setProvider(address(i), true);
+            nft.setProvider(address(i), false);
+        }
+        vm.stopPrank();
+        assertEq(nft.providers().length, 1, "only the original provider is left");
+        assertEq(nft.providers()[0], provider);
+
+        // A fresh key can still be authorized and paid.
+        address fresh = makeAddr("fresh provider");
+        vm.prank(owner);
+        nft.setProvider(fresh, true);
+        uint256 id = _mint(alice);
+        vm.prank(fresh);
+        nft.deliver(id, DIGEST);
+        assertEq(_state(id), nft.STATE_DELIVERED());
+    }
+
+    function test_RemovedProviderKeepsAccruedFees() public {
+        uint256 id = _mint(alice);
+        vm.prank(provider);
+        nft.deliver(id, DIGEST);
+        uint256 fee = PRICE * FEE_BPS / 10_000;
+        vm.prank(owner);
+        nft.setProvider(provider, false);
+        assertEq(nft.providers().length, 0);
+        assertEq(nft.accruedFees(), fee, "fee kept after removal");
+        vm.prank(owner);
+        nft.setProvider(provider, true);
+        assertEq(nft.accruedFees(), fee, "and not counted twice after re-authorization");
+        nft.withdrawFees();
+        assertEq(treasury.balance, fee);
+        assertEq(nft.accruedFees(), 0);
+        vm.expectRevert(GenImEscrow.NothingToWithdraw.selector);
+        nft.withdrawFees();
     }
 
     function test_SetPriceFutureMintsOnly() public {
@@ -694,7 +1035,7 @@ contract GenImNFTTest is Test {
 
     function test_RevertWhen_SetPriceTooHigh() public {
         uint256 tooHigh = uint256(type(uint64).max) + 1;
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.PriceTooHigh.selector, tooHigh));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.PriceTooHigh.selector, tooHigh));
         vm.prank(owner);
         nft.setPrice(tooHigh);
     }
@@ -706,7 +1047,7 @@ contract GenImNFTTest is Test {
     }
 
     function test_RevertWhen_SetFeeRecipientZero() public {
-        vm.expectRevert(GenImNFT.ZeroAddress.selector);
+        vm.expectRevert(GenImEscrow.ZeroAddress.selector);
         vm.prank(owner);
         nft.setFeeRecipient(address(0));
     }
@@ -732,42 +1073,44 @@ contract GenImNFTTest is Test {
 
     function test_RevertWhen_NonOwnerConfigures() public {
         bytes[] memory calls = new bytes[](6);
-        calls[0] = abi.encodeCall(GenImNFT.setProvider, (attacker, true));
-        calls[1] = abi.encodeCall(GenImNFT.setPrice, (0));
-        calls[2] = abi.encodeCall(GenImNFT.setFeeRecipient, (attacker));
-        calls[3] = abi.encodeCall(GenImNFT.pause, ());
-        calls[4] = abi.encodeCall(GenImNFT.unpause, ());
-        calls[5] = abi.encodeCall(GenImNFT.transferOwnership, (attacker));
+        calls[0] = abi.encodeCall(GenImEscrow.setProvider, (attacker, true));
+        calls[1] = abi.encodeCall(GenImEscrow.setPrice, (0));
+        calls[2] = abi.encodeCall(GenImEscrow.setFeeRecipient, (attacker));
+        calls[3] = abi.encodeCall(GenImEscrow.pause, ());
+        calls[4] = abi.encodeCall(GenImEscrow.unpause, ());
+        calls[5] = abi.encodeCall(GenImEscrow.transferOwnership, (attacker));
         for (uint256 i; i < calls.length; ++i) {
             vm.prank(attacker);
             (bool ok, bytes memory data) = address(nft).call(calls[i]);
             assertEq(ok, false, "non-owner call succeeded");
             assertEq(
-                keccak256(data), keccak256(abi.encodeWithSelector(GenImNFT.NotOwner.selector, attacker)), "wrong error"
+                keccak256(data),
+                keccak256(abi.encodeWithSelector(GenImEscrow.NotOwner.selector, attacker)),
+                "wrong error"
             );
         }
     }
 
     function test_TwoStepOwnershipTransfer() public {
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.OwnershipTransferStarted(owner, bob);
+        emit GenImEscrow.OwnershipTransferStarted(owner, bob);
         vm.prank(owner);
         nft.transferOwnership(bob);
         assertEq(nft.owner(), owner, "not yet");
         assertEq(nft.pendingOwner(), bob);
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotPendingOwner.selector, attacker));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotPendingOwner.selector, attacker));
         vm.prank(attacker);
         nft.acceptOwnership();
 
         vm.expectEmit(true, true, true, true, address(nft));
-        emit GenImNFT.OwnershipTransferred(owner, bob);
+        emit GenImEscrow.OwnershipTransferred(owner, bob);
         vm.prank(bob);
         nft.acceptOwnership();
         assertEq(nft.owner(), bob);
         assertEq(nft.pendingOwner(), address(0));
 
-        vm.expectRevert(abi.encodeWithSelector(GenImNFT.NotOwner.selector, owner));
+        vm.expectRevert(abi.encodeWithSelector(GenImEscrow.NotOwner.selector, owner));
         vm.prank(owner);
         nft.pause();
     }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.33;
 
+import {FixedPointMathLib} from "solady/utils/FixedPointMathLib.sol";
 import {LibClone} from "solady/utils/LibClone.sol";
 import {Splitter} from "../Splitter.sol";
 import {SplitterFactory} from "../SplitterFactory.sol";
 import {Test} from "./utils/Test.sol";
-import {MockToken, Receiver} from "./utils/Mocks.sol";
+import {DoubleEntryToken, MockToken, Receiver} from "./utils/Mocks.sol";
 import {GenImNFT} from "../GenImNFT.sol";
 
 contract SplitterTest is Test {
@@ -239,6 +240,79 @@ contract SplitterTest is Test {
     function test_RevertWhen_ReleaseTokenZeroAddress() public {
         vm.expectRevert(abi.encodeWithSelector(Splitter.InvalidRecipient.selector, address(0)));
         splitter.release(address(0), seller);
+    }
+
+    /// Finding 4 of the review: with a token whose balance can shrink (negative rebase), the
+    /// unallocated amount underflowed and every `release`/`releasable` of it panicked, for all
+    /// recipients. Now what is owed stays owed, releases pay at most the balance, and new income
+    /// first covers the shortfall.
+    function test_ShrinkingBalanceNeverPanics() public {
+        token.mint(address(splitter), 1_000_000);
+        splitter.release(address(token), seller); // 850,000 out; 150,000 owed to the others
+        token.slash(address(splitter), 100_000); // a negative rebase: 50,000 left for 150,000 owed
+
+        assertEq(splitter.releasable(address(token), marketplace), 50_000, "owed, within the balance");
+        assertEq(splitter.releasable(address(token), creator), 50_000, "capped by the balance");
+        assertEq(splitter.releasable(address(token), seller), 0);
+        splitter.allocate(address(token)); // nothing new: no-op, no panic
+        splitter.release(address(token), creator);
+        assertEq(token.balanceOf(creator), 50_000, "paid what is there");
+        assertEq(splitter.releasable(address(token), marketplace), 0);
+        vm.expectRevert(abi.encodeWithSelector(Splitter.NothingToRelease.selector, address(token), marketplace));
+        splitter.release(address(token), marketplace);
+
+        // New income first covers the 100,000 shortfall (creator 50,000 and marketplace 50,000
+        // still owed), then is split as usual.
+        token.mint(address(splitter), 300_000);
+        assertEq(splitter.releasable(address(token), creator), 50_000 + 20_000);
+        assertEq(splitter.releasable(address(token), marketplace), 50_000 + 10_000);
+        assertEq(splitter.releasable(address(token), seller), 170_000);
+        splitter.release(address(token), creator);
+        splitter.release(address(token), marketplace);
+        splitter.release(address(token), seller);
+        assertEq(token.balanceOf(creator), 120_000);
+        assertEq(token.balanceOf(marketplace), 60_000);
+        assertEq(token.balanceOf(seller), 1_020_000);
+        assertEq(token.balanceOf(address(splitter)), 0, "all paid out");
+    }
+
+    function testFuzz_ShrinkingBalanceNeverPanics(uint256 paid, uint256 slashed, uint256 more) public {
+        paid = bound(paid, 1, 1e30);
+        slashed = bound(slashed, 0, paid);
+        more = bound(more, 0, 1e30);
+        token.mint(address(splitter), paid);
+        if (splitter.releasable(address(token), seller) != 0) splitter.release(address(token), seller);
+        token.slash(address(splitter), FixedPointMathLib.min(slashed, token.balanceOf(address(splitter))));
+        token.mint(address(splitter), more);
+        address[] memory a = _accounts();
+        for (uint256 i; i < a.length; ++i) {
+            uint256 releasable = splitter.releasable(address(token), a[i]);
+            assertLe(releasable, token.balanceOf(address(splitter)), "never more than held");
+            if (releasable != 0) splitter.release(address(token), a[i]);
+        }
+        assertLe(
+            token.balanceOf(marketplace) + token.balanceOf(creator) + token.balanceOf(seller),
+            paid + more,
+            "never more than arrived"
+        );
+    }
+
+    /// Finding 5 of the review: a token with two entry addresses sharing one balance lets a
+    /// recipient release its share through each entry, at the others' expense. Such tokens are
+    /// documented as unsupported (Splitter NatSpec); this test pins that documented behaviour so
+    /// that a change to it is noticed and the documentation updated.
+    function test_DoubleEntryTokenIsUnsupported() public {
+        DoubleEntryToken doubleEntry = new DoubleEntryToken();
+        address second = doubleEntry.secondEntry();
+        doubleEntry.mint(address(splitter), 1_000_000);
+        splitter.release(address(doubleEntry), seller);
+        assertEq(doubleEntry.balanceOf(seller), 850_000, "its share through the first entry");
+        // The second entry's books start empty and see the 150,000 left as new income.
+        assertEq(splitter.releasable(second, seller), 127_500, "and again through the second");
+        splitter.release(second, seller);
+        assertEq(doubleEntry.balanceOf(seller), 977_500, "more than its 85%");
+        // The others are short; the splitter stays solvent per entry and never panics.
+        assertEq(splitter.releasable(address(doubleEntry), creator), 22_500, "capped by the balance");
     }
 
     function test_ReceivesGenImFees() public {
