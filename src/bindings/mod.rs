@@ -3,6 +3,9 @@
 
 #![allow(clippy::all, dead_code, missing_docs, rustdoc::all)]
 
+pub mod gen_im_escrow;
 pub mod gen_im_nft;
+pub mod gen_im_token_nft;
+pub mod ierc3009;
 pub mod splitter;
 pub mod splitter_factory;

@@ -5,7 +5,10 @@
 
 use crate::{
     amount::format_eth,
-    bindings::{gen_im_nft::GenImNFT::GenImNFTErrors, splitter::Splitter::SplitterErrors},
+    bindings::{
+        gen_im_nft::GenImNFT::GenImNFTErrors, gen_im_token_nft::GenImTokenNFT::GenImTokenNFTErrors,
+        splitter::Splitter::SplitterErrors,
+    },
     time::format_utc,
 };
 use alloy::{
@@ -30,6 +33,8 @@ alloy::sol! {
 pub enum Revert {
     /// A GenImNFT custom error (including its solady ERC-721 errors).
     Nft(GenImNFTErrors),
+    /// A GenImTokenNFT custom error of its own (the shared ones decode as [`Revert::Nft`]).
+    TokenNft(GenImTokenNFTErrors),
     /// A Splitter custom error.
     Splitter(SplitterErrors),
     /// A solady library error.
@@ -63,6 +68,9 @@ impl Revert {
         }
         if let Ok(err) = GenImNFTErrors::abi_decode(data) {
             return Self::Nft(err);
+        }
+        if let Ok(err) = GenImTokenNFTErrors::abi_decode(data) {
+            return Self::TokenNft(err);
         }
         if let Ok(err) = SplitterErrors::abi_decode(data) {
             return Self::Splitter(err);
@@ -108,6 +116,7 @@ impl fmt::Display for Revert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Nft(err) => f.write_str(&nft_message(err)),
+            Self::TokenNft(err) => f.write_str(&token_nft_message(err)),
             Self::Splitter(err) => f.write_str(&splitter_message(err)),
             Self::Solady(SoladyErrors::SoladyErrorsErrors::ETHTransferFailed(_)) => {
                 f.write_str("the ETH transfer failed: the receiver rejected it")
@@ -154,9 +163,21 @@ fn nft_message(err: &GenImNFTErrors) -> String {
             "minting has ended: deadlines no longer fit the contract's 32-bit field".into()
         }
         E::TooManyProviders(_) => {
-            "too many providers: at most 64 addresses can ever be authorized".into()
+            "too many providers: at most 64 can be authorized at once (remove one first)".into()
         }
         E::NotProvider(e) => format!("not an authorized provider: {}", e.caller),
+        E::NotAuthorizedAtMint(e) => format!(
+            "{} may not deliver token {}: it was not an authorized provider when the token was \
+             minted",
+            e.provider, e.tokenId
+        ),
+        E::UnexpectedValue(e) => format!(
+            "this function takes no ETH ({} sent); nothing was paid",
+            format_eth(e.value)
+        ),
+        E::AccrualOverflow(_) => {
+            "the provider's accrued amount would overflow: withdraw first".into()
+        }
         E::TokenNotPending(e) => token_not_pending(e.tokenId, None),
         E::InvalidDigest(_) => "invalid metadata digest: it must not be zero".into(),
         E::LengthMismatch(e) => {
@@ -204,6 +225,36 @@ fn nft_message(err: &GenImNFTErrors) -> String {
         E::TokenAlreadyExists(_) => "the token already exists".into(),
         E::AccountBalanceOverflow(_) => "the account holds too many tokens".into(),
         E::BalanceQueryForZeroAddress(_) => "balance of the zero address".into(),
+    }
+}
+
+fn token_nft_message(err: &GenImTokenNFTErrors) -> String {
+    use GenImTokenNFTErrors as E;
+    match err {
+        E::InvalidToken(e) => format!("{} is not a token contract", e.token),
+        E::PromptNotCommitted(e) => format!(
+            "the authorization's nonce {} does not commit to this prompt (expected {}): only \
+             the contract's providers may relay it",
+            e.nonce, e.expected
+        ),
+        E::AuthorizationAlreadyMinted(e) => format!(
+            "this authorization of {} (nonce {}) already minted token {}",
+            e.from, e.nonce, e.tokenId
+        ),
+        E::AuthorizationUsedElsewhere(e) => format!(
+            "the authorization of {} (nonce {}) was already used outside this contract: only a \
+             provider can mint for it, after checking the token's logs",
+            e.from, e.nonce
+        ),
+        E::InvalidSignature(_) => {
+            "invalid signature: it is not the payer's authorization of this payment".into()
+        }
+        E::PaymentNotReceived(e) => format!(
+            "the payment did not arrive: the contract holds {} but owes {}",
+            e.balance, e.accounted
+        ),
+        // The shared errors decode as GenImNFT's first (same selectors); this is a fallback.
+        other => format!("reverted: {other:?}"),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::NftError;
 use crate::{
     amount::Asset,
-    bindings::gen_im_nft,
+    bindings::{gen_im_nft, gen_im_token_nft},
     chain::{ChainError, Connection},
 };
 use alloy::primitives::Address;
@@ -46,9 +46,16 @@ pub fn identify(code: &[u8]) -> Result<NftKind, String> {
     ) {
         return Ok(NftKind::Eth);
     }
+    if matches_template(
+        code,
+        &gen_im_token_nft::GenImTokenNFT::DEPLOYED_BYTECODE,
+        gen_im_token_nft::IMMUTABLE_RANGES,
+    ) {
+        return Ok(NftKind::Token);
+    }
     Err(format!(
-        "its {} bytes of code are not GenImNFT's (a contract of another genim version, or \
-         another contract)",
+        "its {} bytes of code are neither GenImNFT's nor GenImTokenNFT's (a contract of \
+         another genim version, or another contract)",
         code.len()
     ))
 }

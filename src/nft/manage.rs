@@ -55,16 +55,12 @@ pub struct Withdrawn {
     pub tx: Option<TxHash>,
 }
 
-/// Sends the signer what the contract holds for it (credits after failed pushes).
+/// Sends the signer what the contract holds for it: a provider's earnings from deliveries,
+/// and refunds credited after a failed push.
 pub async fn withdraw(conn: &Connection, nft: &Nft) -> Result<Withdrawn, NftError> {
     let account = conn.signer()?;
-    let contract = nft.contract(conn);
-    let credit = contract
-        .credit(account)
-        .call()
-        .await
-        .map_err(|err| conn.call_error(err))?;
-    if credit.is_zero() {
+    let owed = withdrawable(conn, nft, account).await?;
+    if owed.is_zero() {
         return Ok(Withdrawn {
             account,
             amount: U256::ZERO,
@@ -72,16 +68,36 @@ pub async fn withdraw(conn: &Connection, nft: &Nft) -> Result<Withdrawn, NftErro
         });
     }
     let receipt = conn
-        .send(contract.withdraw().into_transaction_request())
+        .send(nft.contract(conn).withdraw().into_transaction_request())
         .await?;
     let amount = receipt_event::<GenImNFT::Withdrawn>(&receipt, nft.address)
         .map(|event| event.amount)
-        .unwrap_or(credit);
+        .unwrap_or(owed);
     Ok(Withdrawn {
         account,
         amount,
         tx: Some(receipt.transaction_hash),
     })
+}
+
+/// What `withdraw()` would pay `account` now: earnings plus credit.
+pub async fn withdrawable(
+    conn: &Connection,
+    nft: &Nft,
+    account: Address,
+) -> Result<U256, NftError> {
+    let contract = nft.contract(conn);
+    let credit = contract
+        .credit(account)
+        .call()
+        .await
+        .map_err(|err| conn.call_error(err))?;
+    let earnings = contract
+        .earnings(account)
+        .call()
+        .await
+        .map_err(|err| conn.call_error(err))?;
+    Ok(credit + earnings)
 }
 
 /// Fees sent or accrued (`--json`: `amount`, `recipient`, `tx`; `tx` null when nothing was

@@ -22,8 +22,8 @@ async fn a_foreign_contract_is_never_paid() {
     let nonce = chain.nonce(chain.address(2)).await;
     let message = format!(
         "{FOREIGN} on chain 31337 is not a GenImNFT that this genim knows (its 17 bytes of code \
-         are not GenImNFT's (a contract of another genim version, or another contract)); \
-         nothing was sent. Check the address (--nft, GENIM_NFT, the `nft` key of genim.toml, or \
+         are neither GenImNFT's nor GenImTokenNFT's (a contract of another genim version, or \
+         another contract)); nothing was sent. Check the address (--nft, GENIM_NFT, the `nft` key of genim.toml, or \
          the deployment record)"
     );
     let run = chain
