@@ -80,15 +80,15 @@ pub struct Config {
 impl Config {
     /// Loads `explicit` (which must exist), or `./genim.toml` when present, or nothing.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_or(explicit, Path::new(DEFAULT_FILE))
+    }
+
+    /// [`load`](Self::load) with `default` in place of `./genim.toml`.
+    fn load_or(explicit: Option<&Path>, default: &Path) -> Result<Self, ConfigError> {
         let path = match explicit {
             Some(path) => path.to_path_buf(),
-            None => {
-                let path = PathBuf::from(DEFAULT_FILE);
-                if !path.is_file() {
-                    return Ok(Self::default());
-                }
-                path
-            }
+            None if default.is_file() => default.to_path_buf(),
+            None => return Ok(Self::default()),
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
@@ -167,7 +167,14 @@ mod tests {
 
     #[test]
     fn missing_default_file_is_empty() {
-        let config = Config::load(None).unwrap();
-        assert!(config.rpc_url.is_none() || config.path.is_some());
+        let dir = tempfile::tempdir().unwrap();
+        let default = dir.path().join(DEFAULT_FILE);
+        let config = Config::load_or(None, &default).unwrap();
+        assert!(config.path.is_none() && config.rpc_url.is_none() && config.sections.is_empty());
+        // Once the file exists it is read.
+        std::fs::write(&default, "rpc_url = \"http://x:1\"\n").unwrap();
+        let config = Config::load_or(None, &default).unwrap();
+        assert_eq!(config.rpc_url.as_deref(), Some("http://x:1"));
+        assert_eq!(config.path.as_deref(), Some(default.as_path()));
     }
 }
