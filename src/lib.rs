@@ -16,5 +16,6 @@ pub mod opts;
 pub mod provide;
 pub mod revert;
 pub mod store;
+pub mod time;
 pub mod toolchain;
 pub mod units;

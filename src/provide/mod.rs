@@ -821,7 +821,7 @@ async fn generate_and_store(
         generator: image.generator.to_string(),
         width: image.width,
         height: image.height,
-        created: crate::metadata::now_iso8601(),
+        created: crate::time::now_iso8601(),
         chain_id: shared.conn.chain_id,
         contract: nft,
     };
