@@ -9,6 +9,7 @@ pub mod chain;
 pub mod cid;
 pub mod cmd;
 pub mod config;
+pub mod fsutil;
 pub mod generate;
 pub mod logging;
 pub mod metadata;
