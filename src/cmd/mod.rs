@@ -7,6 +7,7 @@ pub mod build;
 pub mod demo;
 pub mod deploy;
 pub mod fees;
+pub mod generator_opts;
 pub mod mint;
 pub mod price;
 pub mod provide;

@@ -1,8 +1,8 @@
 //! `genim provide`: run the image provider.
 
+use super::generator_opts::GeneratorOpts;
 use crate::{
     chain,
-    generate::GeneratorOpts,
     opts::{ContractOpts, RpcOpts, WalletOpts},
     provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard},
     store::StoreSpec,

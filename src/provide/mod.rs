@@ -15,16 +15,16 @@
 //! restarts, so a provider killed at any moment resumes where it was without paying twice for an
 //! image.
 
-pub mod retry;
 pub mod state;
 
 mod progress;
 
+pub use crate::retry::{RetryPolicy, Retryable};
 use crate::{
     bindings::gen_im_nft::GenImNFT,
     chain::{ChainError, Connection, call_tx},
     cid,
-    generate::Generator,
+    generate::{Generator, ImageRequest},
     metadata::TokenMetadata,
     store::Store,
 };
@@ -37,7 +37,6 @@ use alloy::{
 use bytes::Bytes;
 use eyre::bail;
 use progress::Progress;
-pub use retry::{RetryPolicy, Retryable};
 use state::{ContractState, TokenPhase, TokenRecord};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -799,7 +798,9 @@ async fn generate_and_store(
     shared.progress.report(Report::Generating { nft, token_id });
     let image = retry
         .run("generating the image", token_id, || {
-            shared.generator.generate(&job.prompt)
+            shared
+                .generator
+                .generate(&ImageRequest::new(job.prompt.clone()))
         })
         .await
         .map_err(|err| JobError::Failed(format!("generator: {err}")))?;
