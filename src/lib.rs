@@ -15,6 +15,7 @@ pub mod http;
 pub mod logging;
 pub mod metadata;
 pub mod opts;
+pub mod pipeline;
 pub mod provide;
 pub mod retry;
 pub mod revert;

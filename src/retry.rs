@@ -1,5 +1,5 @@
 //! What to do about an error ([`ErrorClass`]) and retries with capped exponential backoff
-//! ([`RetryPolicy`]), shared by the provider loop and `genim serve`.
+//! ([`RetryPolicy`]), shared by the provider loop, the image pipeline and `genim serve`.
 //!
 //! Two modes: a bounded number of attempts (the default), or [`RetryPolicy::until_success`]
 //! for transient errors that may last long (an API outage), which never gives up on them and
@@ -74,6 +74,16 @@ impl Retryable for crate::generate::GenerateError {
 
     fn retry_after(&self) -> Option<Duration> {
         crate::generate::GenerateError::retry_after(self)
+    }
+}
+
+impl Retryable for crate::pipeline::PipelineError {
+    fn is_retryable(&self) -> bool {
+        self.class() == ErrorClass::Transient
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        crate::pipeline::PipelineError::retry_after(self)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The image pipeline's parts as the provider and `genim serve` use them: stores here,
-//! generators in [`generators`].
+//! generators in [`generators`], the whole pipeline in [`pipeline`].
 //!
 //! - `dir` store: the CIDs `ipfs add --cid-version=1` prints for the reference files.
 //! - `ipfs` store: against a real node (js-ipfs from tests/ipfs) at `GENIM_TEST_IPFS_API`:
@@ -7,6 +7,7 @@
 //!   Its failure modes (5xx pages, a node computing other CIDs) against the Kubo mock.
 
 mod generators;
+mod pipeline;
 
 use crate::mock::{Fault, MockServer, Route, refused_url};
 use bytes::Bytes;
