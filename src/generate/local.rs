@@ -19,7 +19,8 @@ use bytes::Bytes;
 /// The model name recorded for local images. Bump it when the picture algorithm changes.
 pub const MODEL: &str = "local-v1";
 
-/// Largest width or height the local generator draws (4096x4096 takes about a second).
+/// Largest width or height the local generator draws (time and memory grow with the pixel
+/// count: 4096x4096 is 64 times 512x512).
 pub const MAX_LOCAL_SIDE: u32 = 4096;
 
 /// The built-in generator.
