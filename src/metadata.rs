@@ -4,7 +4,8 @@
 //! `ipfs://<raw CIDv1>`, so the bytes must be reproducible: [`TokenMetadata::to_json`] writes
 //! compact JSON with a fixed key order, integers only (no floats), and serde_json's escaping
 //! (`"` `\` and control characters escaped, everything else verbatim UTF-8). Nothing is read from
-//! the clock or the environment: `created` is passed in ([`now_iso8601`] / [`format_iso8601`]).
+//! the clock or the environment: `created` is passed in ([`time::now_iso8601`] /
+//! [`time::format_iso8601`]).
 //!
 //! ```text
 //! {"name":"GenIm #7","description":"...","image":"ipfs://bafk...","attributes":[
@@ -16,10 +17,9 @@
 //! ```
 //! (one line, no spaces, no trailing newline).
 
-use crate::cid;
+use crate::{cid, time};
 use alloy::primitives::Address;
 use serde::Serialize;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What goes into one token's metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,7 +147,7 @@ impl TokenMetadata {
                 cid: self.image_cid.clone(),
             });
         }
-        if !is_iso8601_utc(&self.created) {
+        if !time::is_iso8601_utc(&self.created) {
             return Err(MetadataError::BadCreated {
                 token_id,
                 created: self.created.clone(),
@@ -165,66 +165,6 @@ impl TokenMetadata {
     }
 }
 
-/// The current time as ISO-8601 UTC with seconds (`2026-11-05T12:00:00Z`).
-pub fn now_iso8601() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format_iso8601(secs)
-}
-
-/// Unix seconds as ISO-8601 UTC (`1970-01-01T00:00:00Z`), e.g. from a block timestamp.
-pub fn format_iso8601(unix_secs: u64) -> String {
-    let (days, rem) = (unix_secs / 86_400, unix_secs % 86_400);
-    let (year, month, day) = crate::time::civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` with plausible field ranges.
-fn is_iso8601_utc(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b[r.clone()]
-            .iter()
-            .all(u8::is_ascii_digit)
-            .then(|| s[r].parse::<u32>().ok())
-            .flatten()
-    };
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
-        return false;
-    }
-    matches!(
-        (
-            digits(0..4),
-            digits(5..7),
-            digits(8..10),
-            digits(11..13),
-            digits(14..16),
-            digits(17..19)
-        ),
-        (
-            Some(_),
-            Some(1..=12),
-            Some(1..=31),
-            Some(0..=23),
-            Some(0..=59),
-            Some(0..=60)
-        )
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,7 +179,7 @@ mod tests {
             generator: "local".into(),
             width: 512,
             height: 512,
-            created: format_iso8601(1_793_880_000),
+            created: time::format_iso8601(1_793_880_000),
             chain_id: 31337,
             contract: "0x5fbdb2315678afecb367f032d93f642f64180aa3"
                 .parse()
@@ -295,27 +235,13 @@ mod tests {
             meta.check(),
             Err(MetadataError::BadImageCid { .. })
         ));
-        let mut meta = sample();
-        meta.created = "2026-11-05 13:20:00".into();
-        assert!(matches!(
-            meta.check(),
-            Err(MetadataError::BadCreated { .. })
-        ));
-    }
-
-    #[test]
-    fn iso8601() {
-        assert_eq!(format_iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_iso8601(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_iso8601(4_102_444_799), "2099-12-31T23:59:59Z");
-        assert!(is_iso8601_utc(&now_iso8601()));
-        for bad in [
-            "",
-            "2026-13-01T00:00:00Z",
-            "2026-11-05T12:00:00",
-            "2026-11-05T12:00:00+00:00",
-        ] {
-            assert!(!is_iso8601_utc(bad), "{bad}");
+        for created in ["2026-11-05 13:20:00", "2026-02-30T00:00:00Z", ""] {
+            let mut meta = sample();
+            meta.created = created.into();
+            assert!(
+                matches!(meta.check(), Err(MetadataError::BadCreated { .. })),
+                "{created}"
+            );
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod build;
 pub mod demo;
 pub mod deploy;
 pub mod fees;
+pub mod generator_opts;
 pub mod mint;
 pub mod opts;
 pub mod price;
@@ -47,7 +48,7 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Burn your undelivered token after its deadline and get its escrow back.
     Refund(refund::RefundArgs),
-    /// Withdraw payouts credited to you after a failed push.
+    /// Withdraw what a contract holds for you: provider earnings, credited refunds.
     Withdraw(withdraw::WithdrawArgs),
     /// Send accrued fees to the fee recipient.
     Fees(fees::FeesArgs),

@@ -1,6 +1,7 @@
 //! `genim provide`: run the image provider.
 
 use super::{
+    generator_opts::GeneratorOpts,
     opts::{ContractOpts, RpcOpts, WalletOpts, parse_address},
     print, print_json,
 };
@@ -8,7 +9,6 @@ use crate::{
     amount::format_eth,
     chain::Connection,
     config::Config,
-    generate::GeneratorOpts,
     nft::Nft,
     provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard},
     store::StoreSpec,

@@ -1,4 +1,5 @@
-//! `genim withdraw`: take payouts and refunds credited to you after a failed push.
+//! `genim withdraw`: take what a contract holds for you: a provider's earnings, and refunds
+//! credited after a failed push.
 
 use super::{opts::SendOpts, print, print_json};
 use crate::nft::manage;
@@ -35,7 +36,7 @@ impl WithdrawArgs {
                 withdrawn.account
             )),
             None => print(format_args!(
-                "nothing to withdraw: {} has no credit on {}",
+                "nothing to withdraw: {} has no earnings or credit on {}",
                 withdrawn.account, nft.address
             )),
         }

@@ -11,14 +11,18 @@
 //!
 //! The key goes only to the API's own site: the polling URL must be on the base URL's host or a
 //! sibling subdomain (`api.bfl.ai` -> `api.us1.bfl.ai`). The overall timeout bounds all of it.
-//! Width and height must suit the model (FLUX: multiples of 32, 256..=1440).
+//! Width and height must suit the model (FLUX: multiples of 32, 256..=1440); the API answers
+//! 422 otherwise, a rejected request.
 
 use super::{
     ApiKey, BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorConfig, GeneratorKind,
-    Size, Timeouts, checked_image, download, http_client, send, with_deadline,
+    ImageRequest, Size, Timeouts,
+    image::checked_image,
+    remote::{self, MAX_BODY, api_error, download, with_deadline},
 };
-use crate::store::redact_url;
-use reqwest::{Client, Url};
+use crate::http::{self, redact_url};
+use bytes::Bytes;
+use reqwest::{RequestBuilder, Url};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -29,7 +33,7 @@ pub struct BflOptions {
     pub base_url: Url,
     /// Model endpoint name, `flux-pro-1.1` by default.
     pub model: String,
-    /// Requested size, 1024x1024 by default.
+    /// Size when a request names none, 1024x1024 by default.
     pub size: Size,
     pub timeouts: Timeouts,
     /// Pause between two polls.
@@ -71,7 +75,7 @@ pub struct BflGenerator {
     endpoint: Url,
     shown: String,
     api_key: ApiKey,
-    client: Client,
+    client: http::Client,
 }
 
 #[derive(Deserialize)]
@@ -116,8 +120,8 @@ impl BflGenerator {
             .trim_end_matches("/v1")
             .to_string();
         endpoint.set_path(&format!("{path}/v1/{model}"));
-        let shown = redact_url(&endpoint);
-        let client = http_client(&options.timeouts)?;
+        let shown = http::redact_endpoint(&options.base_url, &format!("v1/{model}"));
+        let client = remote::client(&options.timeouts)?;
         Ok(Self {
             options,
             endpoint,
@@ -128,40 +132,50 @@ impl BflGenerator {
     }
 
     /// Generates one image (see the module doc).
-    pub async fn generate_image(&self, prompt: &str) -> Result<GeneratedImage, GenerateError> {
-        let timeouts = &self.options.timeouts;
+    pub async fn generate_image(
+        &self,
+        request: &ImageRequest,
+    ) -> Result<GeneratedImage, GenerateError> {
         with_deadline(
-            timeouts.overall,
+            self.options.timeouts.overall,
             || format!("BFL generation at {}", self.shown),
             async {
+                let size = request.size_or(self.options.size);
                 let body = serde_json::json!({
-                    "prompt": prompt,
-                    "width": self.options.size.width,
-                    "height": self.options.size.height,
+                    "prompt": request.prompt,
+                    "width": size.width,
+                    "height": size.height,
                 });
-                let request = self
-                    .client
-                    .post(self.endpoint.clone())
-                    .header("x-key", self.api_key.header("")?)
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .json(&body);
-                let (_, answer) = send(request, &self.shown, timeouts).await?;
+                let submit = self.client.post(self.endpoint.clone()).json(&body);
+                let answer = self.call(submit, &self.shown).await?;
                 let submitted: Submitted =
                     serde_json::from_slice(&answer).map_err(|e| GenerateError::BadResponse {
                         url: self.shown.clone(),
                         reason: format!("no `id` in the answer: {e}"),
                     })?;
                 let sample = self.poll(&submitted).await?;
-                let (bytes, origin) = download(&self.client, &sample, timeouts).await?;
+                let (bytes, origin) = download(&self.client, &sample).await?;
                 checked_image(bytes, origin, &self.options.model, GeneratorKind::Bfl).await
             },
         )
         .await
     }
 
+    /// Sends an API request with the key and returns the answer's body.
+    async fn call(&self, request: RequestBuilder, shown: &str) -> Result<Bytes, GenerateError> {
+        let request = request
+            .header("x-key", self.api_key.header("")?)
+            .header(reqwest::header::ACCEPT, "application/json");
+        let (_, body) = self
+            .client
+            .fetch(request, shown, MAX_BODY)
+            .await
+            .map_err(api_error)?;
+        Ok(body)
+    }
+
     /// Polls until the task is ready and returns the sample URL.
     async fn poll(&self, submitted: &Submitted) -> Result<String, GenerateError> {
-        let timeouts = &self.options.timeouts;
         let url = match &submitted.polling_url {
             Some(url) => Url::parse(url).map_err(|e| GenerateError::BadResponse {
                 url: self.shown.clone(),
@@ -190,13 +204,8 @@ impl BflGenerator {
         }
         let mut warned_status = None::<String>;
         loop {
-            let request = self
-                .client
-                .get(url.clone())
-                .header("x-key", self.api_key.header("")?)
-                .header(reqwest::header::ACCEPT, "application/json");
-            let answer = match send(request, &shown, timeouts).await {
-                Ok((_, answer)) => answer,
+            let answer = match self.call(self.client.get(url.clone()), &shown).await {
+                Ok(answer) => answer,
                 Err(e) if e.is_retryable() => {
                     let task = &submitted.id;
                     tracing::debug!(%task, error = %e, "BFL poll failed; polling again");
@@ -268,9 +277,12 @@ impl Generator for BflGenerator {
         self.options.size
     }
 
-    fn generate(&self, prompt: &str) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
-        let prompt = prompt.to_string();
-        Box::pin(async move { self.generate_image(&prompt).await })
+    fn generate(
+        &self,
+        request: &ImageRequest,
+    ) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
+        let request = request.clone();
+        Box::pin(async move { self.generate_image(&request).await })
     }
 
     fn describe(&self) -> String {

@@ -6,15 +6,22 @@
 //! so every machine draws the same pixels; the encoded bytes are also identical for a given
 //! version of the `png` crate. The prompt is stored in the PNG's iTXt `Description`.
 //!
-//! Speed (release build, on the shared 2-core dev machine): a 512x512 image takes about 5 ms,
-//! ~3 ms to draw and ~2 ms to encode (`Compression::Fast`, Paeth filter), and is ~115 KB.
-//! Benchmark: `cargo test --release --test it -- --ignored --nocapture stores::speed`.
+//! Any size up to [`MAX_LOCAL_SIDE`] on each side can be asked per request. Speed (release
+//! build, on the shared 2-core dev machine): a 512x512 image takes about 5 ms, ~3 ms to draw
+//! and ~2 ms to encode (`Compression::Fast`, Paeth filter), and is ~115 KB; time grows with the
+//! pixel count. Benchmark: `cargo test --release --test it -- --ignored --nocapture speed`.
 
-use super::{BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorKind, Size};
+use super::{
+    BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorKind, ImageRequest, Size,
+};
 use bytes::Bytes;
 
 /// The model name recorded for local images. Bump it when the picture algorithm changes.
 pub const MODEL: &str = "local-v1";
+
+/// Largest width or height the local generator draws (time and memory grow with the pixel
+/// count: 4096x4096 is 64 times 512x512).
+pub const MAX_LOCAL_SIDE: u32 = 4096;
 
 /// The built-in generator.
 #[derive(Clone, Debug)]
@@ -23,27 +30,41 @@ pub struct LocalGenerator {
 }
 
 impl LocalGenerator {
-    /// A generator of `size` images (at most 4096 on each side).
+    /// A generator of `size` images by default (at most 4096 on each side).
     pub fn new(size: Size) -> Result<Self, GenerateError> {
-        if size.width > 4096 || size.height > 4096 {
-            return Err(GenerateError::Config(format!(
-                "local images are at most 4096x4096, not {size}"
-            )));
-        }
+        check_size(size).map_err(GenerateError::Config)?;
         Ok(Self { size })
     }
 
-    /// Renders and encodes the image on the calling thread.
-    pub fn generate_blocking(&self, prompt: &str) -> Result<GeneratedImage, GenerateError> {
-        let bytes = render_png(prompt, self.size)?;
+    /// Renders and encodes the image on the calling thread: `"a prompt"` at the default size,
+    /// or an [`ImageRequest`] with its own size.
+    pub fn generate_blocking(
+        &self,
+        request: impl Into<ImageRequest>,
+    ) -> Result<GeneratedImage, GenerateError> {
+        let request = request.into();
+        self.check(&request)?;
+        let size = request.size_or(self.size);
+        let bytes = render_png(&request.prompt, size)?;
         Ok(GeneratedImage {
             bytes: Bytes::from(bytes),
             mime: "image/png",
-            width: self.size.width,
-            height: self.size.height,
+            width: size.width,
+            height: size.height,
             model: MODEL.to_string(),
             generator: GeneratorKind::Local,
         })
+    }
+}
+
+fn check_size(size: Size) -> Result<(), String> {
+    let side = 1..=MAX_LOCAL_SIDE;
+    if side.contains(&size.width) && side.contains(&size.height) {
+        Ok(())
+    } else {
+        Err(format!(
+            "local images are 1x1 to {MAX_LOCAL_SIDE}x{MAX_LOCAL_SIDE}, not {size}"
+        ))
     }
 }
 
@@ -60,11 +81,19 @@ impl Generator for LocalGenerator {
         self.size
     }
 
-    fn generate(&self, prompt: &str) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
+    fn check(&self, request: &ImageRequest) -> Result<(), GenerateError> {
+        check_size(request.size_or(self.size))
+            .map_err(|reason| GenerateError::Unsupported { reason })
+    }
+
+    fn generate(
+        &self,
+        request: &ImageRequest,
+    ) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
         let this = self.clone();
-        let prompt = prompt.to_string();
+        let request = request.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.generate_blocking(&prompt))
+            tokio::task::spawn_blocking(move || this.generate_blocking(request))
                 .await
                 .map_err(|e| GenerateError::Config(format!("local generator task failed: {e}")))?
         })
@@ -296,12 +325,45 @@ mod tests {
 
     #[test]
     fn rejects_huge_sizes() {
-        assert!(
-            LocalGenerator::new(Size {
-                width: 5000,
-                height: 10
-            })
-            .is_err()
-        );
+        let huge = Size {
+            width: 5000,
+            height: 10,
+        };
+        let err = LocalGenerator::new(huge).unwrap_err();
+        assert_eq!(err.class(), crate::retry::ErrorClass::Config, "{err:?}");
+        // Per request, the same size is this request's problem only.
+        let generator = LocalGenerator::new(Size::DEFAULT_LOCAL).unwrap();
+        let err = generator
+            .generate_blocking(ImageRequest::new("x").with_size(huge))
+            .unwrap_err();
+        assert_eq!(err.class(), crate::retry::ErrorClass::Rejected, "{err:?}");
+        assert!(err.to_string().contains("5000x10"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn one_generator_serves_every_size() {
+        let generator = LocalGenerator::new(Size::DEFAULT_LOCAL).unwrap();
+        for (w, h) in [
+            (256, 256),
+            (1024, 1024),
+            (1536, 1024),
+            (2048, 2048),
+            (300, 700),
+        ] {
+            let size = Size {
+                width: w,
+                height: h,
+            };
+            let request = ImageRequest::new("a harbour at night").with_size(size);
+            let image = generator.generate(&request).await.unwrap();
+            assert_eq!(image.size(), size);
+            let info = crate::generate::inspect_image(&image.bytes).unwrap();
+            assert_eq!((info.width, info.height), (w, h));
+        }
+        let default = generator
+            .generate(&"a harbour at night".into())
+            .await
+            .unwrap();
+        assert_eq!(default.size(), Size::DEFAULT_LOCAL);
     }
 }

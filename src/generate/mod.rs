@@ -5,24 +5,31 @@
 //!   (OpenAI, DeepInfra's OpenAI endpoint, IONOS AI Model Hub, ...).
 //! - `bfl` ([`BflGenerator`]): Black Forest Labs' FLUX API (submit, poll, download).
 //!
-//! Every answer is checked to be a decodable PNG, JPEG or WebP ([`inspect_image`]) before it is
-//! returned. Errors say whether a retry may help ([`GenerateError::is_retryable`]): the provider
-//! loop retries those with backoff and gives up on the others. API keys come from environment
-//! variables, are sent only to the API's own host and never appear in logs or errors.
+//! A generator makes one image per [`ImageRequest`] (a prompt and, optionally, a size other than
+//! its default), so one generator serves every size a caller asks for. Every answer is checked
+//! to be a decodable PNG, JPEG or WebP ([`inspect_image`]) before it is returned. Errors carry
+//! an [`ErrorClass`](crate::retry::ErrorClass) ([`GenerateError::class`]): transient (retry),
+//! rejected (this prompt will not work) or config (nothing will work until the operator acts).
+//! API keys come from environment variables, are sent only to the API's own host and never
+//! appear in logs or errors.
 
 mod bfl;
+mod error;
+mod image;
 mod local;
 mod openai;
+mod remote;
 
 pub use bfl::{BflGenerator, BflOptions};
+pub use error::GenerateError;
+pub use image::{ImageInfo, MAX_SIDE, inspect_image};
 pub use local::LocalGenerator;
 pub use openai::{OpenAiGenerator, OpenAiOptions};
 
 pub use crate::store::BoxFuture;
-use crate::store::redact_url;
 use bytes::Bytes;
-use reqwest::{Client, Response, Url, header::HeaderMap};
-use std::{fmt, io::Cursor, str::FromStr, sync::Arc, time::Duration};
+use reqwest::{Url, header::HeaderValue};
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
 /// An image generator, used as `Arc<dyn Generator>`.
 pub trait Generator: Send + Sync + fmt::Debug {
@@ -32,16 +39,68 @@ pub trait Generator: Send + Sync + fmt::Debug {
     /// The model name as recorded in the metadata (e.g. `gpt-image-1`, `flux-pro-1.1`, `local-v1`).
     fn model(&self) -> &str;
 
-    /// The size requested from the model.
+    /// The size made when a request names none.
     fn size(&self) -> Size;
 
-    /// Generates one image for `prompt`. The result is always a decodable image. The future
-    /// borrows only `self`.
-    fn generate(&self, prompt: &str) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>>;
+    /// Refuses, before any work or payment, a request this generator can never serve (e.g. a
+    /// size out of its range) with a [`Rejected`](crate::retry::ErrorClass::Rejected) error.
+    /// The remote APIs decide for themselves; by default everything is accepted.
+    fn check(&self, request: &ImageRequest) -> Result<(), GenerateError> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// Generates one image. The result is always a decodable image. The future borrows only
+    /// `self`.
+    fn generate(
+        &self,
+        request: &ImageRequest,
+    ) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>>;
 
     /// A one-line description for logs (kind, model, size, endpoint without credentials).
     fn describe(&self) -> String {
         format!("{} {} {}", self.kind(), self.model(), self.size())
+    }
+}
+
+/// What to generate: the prompt, and a size when not the generator's default.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageRequest {
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Size>,
+}
+
+impl ImageRequest {
+    /// A request for `prompt` at the generator's default size.
+    pub fn new(prompt: impl Into<String>) -> Self {
+        Self {
+            prompt: prompt.into(),
+            size: None,
+        }
+    }
+
+    /// The same request at `size`.
+    pub fn with_size(mut self, size: Size) -> Self {
+        self.size = Some(size);
+        self
+    }
+
+    /// The size asked for, else `default`.
+    pub fn size_or(&self, default: Size) -> Size {
+        self.size.unwrap_or(default)
+    }
+}
+
+impl From<&str> for ImageRequest {
+    fn from(prompt: &str) -> Self {
+        Self::new(prompt)
+    }
+}
+
+impl From<String> for ImageRequest {
+    fn from(prompt: String) -> Self {
+        Self::new(prompt)
     }
 }
 
@@ -65,7 +124,7 @@ pub struct GeneratedImage {
 impl GeneratedImage {
     /// File extension for the mime type: `png`, `jpg` or `webp`.
     pub fn extension(&self) -> &'static str {
-        extension_of(self.mime)
+        image::extension_of(self.mime)
     }
 
     /// The actual size of the image.
@@ -90,19 +149,23 @@ impl fmt::Debug for GeneratedImage {
     }
 }
 
-/// The generator implementations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+/// The generator implementations. Parsed from and shown as `local`, `openai`, `bfl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GeneratorKind {
     /// Built-in, offline, deterministic PNG from the prompt.
     Local,
     /// An OpenAI-compatible images API (OpenAI, DeepInfra, IONOS AI Model Hub, ...).
-    #[value(name = "openai")]
     OpenAi,
     /// Black Forest Labs' FLUX API.
     Bfl,
 }
 
 impl GeneratorKind {
+    /// Every kind, in the order of [`NAMES`](Self::NAMES).
+    pub const ALL: [Self; 3] = [Self::Local, Self::OpenAi, Self::Bfl];
+    /// The names on the command line and in metadata.
+    pub const NAMES: [&'static str; 3] = ["local", "openai", "bfl"];
+
     /// The name used on the command line and in metadata.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,14 +186,28 @@ impl FromStr for GeneratorKind {
     type Err = GenerateError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "local" => Ok(Self::Local),
-            "openai" => Ok(Self::OpenAi),
-            "bfl" => Ok(Self::Bfl),
-            other => Err(GenerateError::Config(format!(
-                "unknown generator `{other}` (known: local, openai, bfl)"
-            ))),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| {
+                GenerateError::Config(format!(
+                    "unknown generator `{s}` (known: {})",
+                    Self::NAMES.join(", ")
+                ))
+            })
+    }
+}
+
+impl serde::Serialize for GeneratorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for GeneratorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -174,16 +251,29 @@ impl FromStr for Size {
             w.parse::<u32>().map_err(|_| bad())?,
             h.parse::<u32>().map_err(|_| bad())?,
         );
-        if !(1..=8192).contains(&width) || !(1..=8192).contains(&height) {
+        if !(1..=MAX_SIDE).contains(&width) || !(1..=MAX_SIDE).contains(&height) {
             return Err(GenerateError::Config(format!(
-                "bad size `{s}`: each side must be 1..=8192"
+                "bad size `{s}`: each side must be 1..={MAX_SIDE}"
             )));
         }
         Ok(Self { width, height })
     }
 }
 
-/// A secret API key. Its `Debug` and `Display` never show it.
+impl serde::Serialize for Size {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A secret API key. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
@@ -208,14 +298,11 @@ impl ApiKey {
         &self.0
     }
 
-    /// A header value marked sensitive (hyper/reqwest never log it).
-    fn header(&self, prefix: &str) -> Result<reqwest::header::HeaderValue, GenerateError> {
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", self.0))
-            .map_err(|_| {
-                GenerateError::Config("the API key contains characters invalid in a header".into())
-            })?;
-        value.set_sensitive(true);
-        Ok(value)
+    /// `prefix` + the key as a header value marked sensitive (no log level prints it).
+    fn header(&self, prefix: &str) -> Result<HeaderValue, GenerateError> {
+        crate::http::secret_header(&format!("{prefix}{}", self.0)).ok_or_else(|| {
+            GenerateError::Config("the API key contains characters invalid in a header".into())
+        })
     }
 }
 
@@ -246,6 +333,18 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// The defaults with `overall` as the limit of a whole generation (no request longer).
+    pub fn with_overall(overall: Duration) -> Self {
+        let overall = overall.max(Duration::from_secs(1));
+        Self {
+            overall,
+            request: overall.min(Self::default().request),
+            ..Self::default()
+        }
+    }
+}
+
 /// Everything `--generator KIND` and its options say; [`from_config`] builds the generator.
 #[derive(Clone, Debug)]
 pub struct GeneratorConfig {
@@ -255,7 +354,7 @@ pub struct GeneratorConfig {
     pub base_url: Option<Url>,
     /// Model; `None` for the kind's default (`local-v1`, `gpt-image-1`, `flux-pro-1.1`).
     pub model: Option<String>,
-    /// Size; `None` for the kind's default (512x512 local, 1024x1024 remote).
+    /// Default size; `None` for the kind's default (512x512 local, 1024x1024 remote).
     pub size: Option<Size>,
     /// Environment variable holding the API key; `None` for `OPENAI_API_KEY` / `BFL_API_KEY`.
     pub api_key_env: Option<String>,
@@ -273,72 +372,6 @@ impl GeneratorConfig {
             api_key_env: None,
             timeouts: Timeouts::default(),
         }
-    }
-}
-
-/// `--generator` and its options, flattened into the commands that generate images.
-#[derive(Clone, Debug, clap::Args)]
-#[command(next_help_heading = "Generator options")]
-pub struct GeneratorOpts {
-    /// Image generator: local (built-in, offline), openai (OpenAI-compatible API), bfl (Black
-    /// Forest Labs)
-    #[arg(
-        long = "generator",
-        env = "GENIM_GENERATOR",
-        value_enum,
-        default_value = "local",
-        value_name = "KIND"
-    )]
-    pub kind: GeneratorKind,
-
-    /// Model [default: local-v1 (local), gpt-image-1 (openai), flux-pro-1.1 (bfl)]
-    #[arg(long, env = "GENIM_MODEL", value_name = "NAME")]
-    pub model: Option<String>,
-
-    /// Image size [default: 512x512 (local), 1024x1024 (openai, bfl)]
-    #[arg(long, env = "GENIM_SIZE", value_name = "WxH")]
-    pub size: Option<Size>,
-
-    /// API base URL [default: https://api.openai.com (openai), https://api.bfl.ai (bfl)], e.g.
-    /// https://api.deepinfra.com/v1/openai or https://openai.inference.de-txl.ionos.com
-    #[arg(
-        long = "generator-url",
-        env = "GENIM_GENERATOR_URL",
-        value_name = "URL"
-    )]
-    pub base_url: Option<Url>,
-
-    /// Name of the environment variable that holds the API key [default: OPENAI_API_KEY
-    /// (openai), BFL_API_KEY (bfl)]
-    #[arg(long, env = "GENIM_API_KEY_ENV", value_name = "VAR")]
-    pub api_key_env: Option<String>,
-
-    /// Seconds one image may take in all (requests, polling, download)
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
-    pub generator_timeout: u64,
-}
-
-impl GeneratorOpts {
-    /// The configuration these options describe.
-    pub fn config(&self) -> GeneratorConfig {
-        let overall = Duration::from_secs(self.generator_timeout.max(1));
-        GeneratorConfig {
-            kind: self.kind,
-            base_url: self.base_url.clone(),
-            model: self.model.clone(),
-            size: self.size,
-            api_key_env: self.api_key_env.clone(),
-            timeouts: Timeouts {
-                overall,
-                request: overall.min(Timeouts::default().request),
-                ..Timeouts::default()
-            },
-        }
-    }
-
-    /// Builds the generator (reads the API key from the environment; sends no request).
-    pub fn build(&self) -> Result<Arc<dyn Generator>, GenerateError> {
-        from_config(&self.config())
     }
 }
 
@@ -381,402 +414,6 @@ pub fn from_config(config: &GeneratorConfig) -> Result<Arc<dyn Generator>, Gener
     })
 }
 
-/// Errors of the generators, each saying whether a retry may help.
-#[derive(Debug, thiserror::Error)]
-pub enum GenerateError {
-    /// Bad or missing configuration (size, model, key, URL).
-    #[error("generator configuration: {0}")]
-    Config(String),
-    /// The connection failed or broke.
-    #[error("request to {url} failed")]
-    Network {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    /// A request or the whole generation took too long.
-    #[error("{what} did not finish within {after:?}")]
-    Timeout { what: String, after: Duration },
-    /// The API answered with an error status.
-    #[error("{url} answered HTTP {status}: {message}")]
-    Http {
-        url: String,
-        status: u16,
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// The API refused the prompt or the result.
-    #[error("the provider moderated this request ({reason})")]
-    Moderated { reason: String },
-    /// The provider reports that the generation failed.
-    #[error("generation failed at {url}: {message}")]
-    Failed { url: String, message: String },
-    /// The answer is not what the API should send (bad JSON, missing fields, too large).
-    #[error("unexpected answer from {url}: {reason}")]
-    BadResponse { url: String, reason: String },
-    /// The bytes received are not a decodable PNG, JPEG or WebP.
-    #[error("{origin} did not give a decodable image: {reason}")]
-    InvalidImage { origin: String, reason: String },
-}
-
-impl GenerateError {
-    /// Whether the same generation may succeed later: network errors, timeouts, HTTP 408, 429
-    /// and 5xx, and failures the provider reports as its own. Configuration errors, other 4xx,
-    /// moderation, malformed answers and undecodable images are permanent.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Network { .. } | Self::Timeout { .. } | Self::Failed { .. } => true,
-            Self::Http { status, .. } => crate::store::is_retryable_status(*status),
-            Self::Config(_)
-            | Self::Moderated { .. }
-            | Self::BadResponse { .. }
-            | Self::InvalidImage { .. } => false,
-        }
-    }
-
-    /// How long the API asked to wait (`Retry-After` of a 429 or 503), if it did.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Http { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-}
-
-/// What [`inspect_image`] reads from an image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ImageInfo {
-    pub mime: &'static str,
-    pub width: u32,
-    pub height: u32,
-}
-
-/// Checks that `bytes` are an image and reads its type and size: PNG is fully decoded; JPEG and
-/// WebP are recognised by their signature and their frame header is decoded.
-pub fn inspect_image(bytes: &[u8]) -> Result<ImageInfo, String> {
-    let info = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        inspect_png(bytes)?
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        inspect_jpeg(bytes)?
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        inspect_webp(bytes)?
-    } else {
-        let start: String = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        return Err(format!(
-            "not a PNG, JPEG or WebP ({} bytes starting {start})",
-            bytes.len()
-        ));
-    };
-    if info.width == 0 || info.height == 0 {
-        return Err(format!(
-            "{} with an empty size {}x{}",
-            info.mime, info.width, info.height
-        ));
-    }
-    Ok(info)
-}
-
-fn inspect_png(bytes: &[u8]) -> Result<ImageInfo, String> {
-    let limits = png::Limits { bytes: 512 << 20 };
-    let mut reader = png::Decoder::new_with_limits(Cursor::new(bytes), limits)
-        .read_info()
-        .map_err(|e| format!("PNG header: {e}"))?;
-    let (width, height) = reader.info().size();
-    let size = reader
-        .output_buffer_size()
-        .ok_or("PNG too large to decode")?;
-    let mut buf = vec![0; size];
-    reader
-        .next_frame(&mut buf)
-        .map_err(|e| format!("PNG data: {e}"))?;
-    Ok(ImageInfo {
-        mime: "image/png",
-        width,
-        height,
-    })
-}
-
-fn inspect_jpeg(bytes: &[u8]) -> Result<ImageInfo, String> {
-    let mut pos = 2;
-    loop {
-        // Markers may be preceded by fill bytes 0xff.
-        while bytes.get(pos) == Some(&0xff) && bytes.get(pos + 1) == Some(&0xff) {
-            pos += 1;
-        }
-        let (Some(&0xff), Some(&marker)) = (bytes.get(pos), bytes.get(pos + 1)) else {
-            return Err("JPEG: no frame header before the end".into());
-        };
-        pos += 2;
-        match marker {
-            0xd8 | 0x01 | 0xd0..=0xd7 => continue,
-            0xd9 | 0xda => return Err("JPEG: no frame header before the scan".into()),
-            _ => {}
-        }
-        let len = match bytes.get(pos..pos + 2) {
-            Some(l) => u16::from_be_bytes([l[0], l[1]]) as usize,
-            None => return Err("JPEG: truncated segment".into()),
-        };
-        if len < 2 || pos + len > bytes.len() {
-            return Err("JPEG: truncated segment".into());
-        }
-        // SOF0..SOF15 except DHT (c4), JPG (c8) and DAC (cc).
-        if (0xc0..=0xcf).contains(&marker) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) {
-            let seg = &bytes[pos..pos + len];
-            if seg.len() < 8 {
-                return Err("JPEG: short frame header".into());
-            }
-            let height = u16::from_be_bytes([seg[3], seg[4]]) as u32;
-            let width = u16::from_be_bytes([seg[5], seg[6]]) as u32;
-            let components = seg[7] as usize;
-            if !matches!(components, 1 | 3 | 4) || seg.len() < 8 + 3 * components {
-                return Err(format!("JPEG: bad frame header ({components} components)"));
-            }
-            if !bytes[pos + len..].windows(2).any(|w| w == [0xff, 0xda]) {
-                return Err("JPEG: no scan data".into());
-            }
-            return Ok(ImageInfo {
-                mime: "image/jpeg",
-                width,
-                height,
-            });
-        }
-        pos += len;
-    }
-}
-
-fn inspect_webp(bytes: &[u8]) -> Result<ImageInfo, String> {
-    let riff_len = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes")) as usize;
-    if riff_len + 8 > bytes.len() {
-        return Err(format!(
-            "WebP: truncated ({} of {} bytes)",
-            bytes.len(),
-            riff_len + 8
-        ));
-    }
-    let chunk = bytes.get(12..16).ok_or("WebP: no chunk")?;
-    let data = bytes.get(20..).ok_or("WebP: truncated chunk")?;
-    let (width, height) = match chunk {
-        b"VP8 " => {
-            if data.len() < 10 || data[3..6] != [0x9d, 0x01, 0x2a] {
-                return Err("WebP: bad VP8 frame header".into());
-            }
-            let w = u16::from_le_bytes([data[6], data[7]]) & 0x3fff;
-            let h = u16::from_le_bytes([data[8], data[9]]) & 0x3fff;
-            (w as u32, h as u32)
-        }
-        b"VP8L" => {
-            if data.len() < 5 || data[0] != 0x2f {
-                return Err("WebP: bad VP8L header".into());
-            }
-            let bits = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
-            ((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1)
-        }
-        b"VP8X" => {
-            if data.len() < 10 {
-                return Err("WebP: bad VP8X header".into());
-            }
-            let w = u32::from_le_bytes([data[4], data[5], data[6], 0]) + 1;
-            let h = u32::from_le_bytes([data[7], data[8], data[9], 0]) + 1;
-            (w, h)
-        }
-        other => {
-            return Err(format!(
-                "WebP: unknown chunk {:?}",
-                String::from_utf8_lossy(other)
-            ));
-        }
-    };
-    Ok(ImageInfo {
-        mime: "image/webp",
-        width,
-        height,
-    })
-}
-
-fn extension_of(mime: &str) -> &'static str {
-    match mime {
-        "image/jpeg" => "jpg",
-        "image/webp" => "webp",
-        _ => "png",
-    }
-}
-
-/// Checks `bytes` on the blocking pool (a full PNG decode takes a few ms) and wraps them.
-async fn checked_image(
-    bytes: Bytes,
-    origin: String,
-    model: &str,
-    generator: GeneratorKind,
-) -> Result<GeneratedImage, GenerateError> {
-    let copy = bytes.clone();
-    let info = tokio::task::spawn_blocking(move || inspect_image(&copy))
-        .await
-        .map_err(|e| GenerateError::InvalidImage {
-            origin: origin.clone(),
-            reason: format!("decoder panicked: {e}"),
-        })?
-        .map_err(|reason| GenerateError::InvalidImage { origin, reason })?;
-    Ok(GeneratedImage {
-        bytes,
-        mime: info.mime,
-        width: info.width,
-        height: info.height,
-        model: model.to_string(),
-        generator,
-    })
-}
-
-/// Largest body accepted from an API: images are a few MB, base64 a third more.
-const MAX_BODY: usize = 64 << 20;
-
-/// The HTTP client of the remote generators: connect and per-request timeouts, no redirects to
-/// other schemes, rustls.
-fn http_client(timeouts: &Timeouts) -> Result<Client, GenerateError> {
-    Client::builder()
-        .connect_timeout(timeouts.connect)
-        .timeout(timeouts.request)
-        .user_agent(concat!("genim/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| GenerateError::Config(format!("cannot build the HTTP client: {e}")))
-}
-
-/// Sends `request`, turning failures into [`GenerateError`]s that name `shown` (a redacted URL),
-/// and reads the body (at most [`MAX_BODY`] bytes) of a successful answer.
-async fn send(
-    request: reqwest::RequestBuilder,
-    shown: &str,
-    timeouts: &Timeouts,
-) -> Result<(HeaderMap, Bytes), GenerateError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| request_error(e, shown, timeouts))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    if status.is_success() {
-        let body = read_body(response, shown, timeouts).await?;
-        return Ok((headers, body));
-    }
-    let retry_after = headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = read_body(response, shown, timeouts)
-        .await
-        .unwrap_or_default();
-    Err(GenerateError::Http {
-        url: shown.to_string(),
-        status: status.as_u16(),
-        message: error_message(&body),
-        retry_after,
-    })
-}
-
-async fn read_body(
-    mut response: Response,
-    shown: &str,
-    timeouts: &Timeouts,
-) -> Result<Bytes, GenerateError> {
-    let too_large = || GenerateError::BadResponse {
-        url: shown.to_string(),
-        reason: format!("answer larger than {MAX_BODY} bytes"),
-    };
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_BODY as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| request_error(e, shown, timeouts))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.into())
-}
-
-fn request_error(e: reqwest::Error, shown: &str, timeouts: &Timeouts) -> GenerateError {
-    if e.is_timeout() {
-        GenerateError::Timeout {
-            what: format!("request to {shown}"),
-            after: timeouts.request,
-        }
-    } else {
-        GenerateError::Network {
-            url: shown.to_string(),
-            source: e.without_url(),
-        }
-    }
-}
-
-/// The error text of an API error body: OpenAI's `error.message`, BFL's `detail`, a `message`,
-/// or the body's start.
-fn error_message(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-    let field = json.as_ref().and_then(|v| {
-        let candidates = [
-            v.pointer("/error/message"),
-            v.get("error"),
-            v.get("detail"),
-            v.get("message"),
-        ];
-        candidates.into_iter().flatten().find_map(|m| match m {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Null => None,
-            other => Some(other.to_string()),
-        })
-    });
-    let message = field.unwrap_or_else(|| text.trim().to_string());
-    match message.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &message[..i]),
-        None => message,
-    }
-}
-
-/// Downloads an image from `url` (an OpenAI `url` answer or BFL's `result.sample`), without any
-/// API key: these are signed URLs, often on another host.
-async fn download(
-    client: &Client,
-    url: &str,
-    timeouts: &Timeouts,
-) -> Result<(Bytes, String), GenerateError> {
-    let parsed = Url::parse(url).map_err(|e| GenerateError::BadResponse {
-        url: "image URL".into(),
-        reason: format!("bad URL: {e}"),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(GenerateError::BadResponse {
-            url: redact_url(&parsed),
-            reason: format!("image URL scheme {} is not http(s)", parsed.scheme()),
-        });
-    }
-    let shown = redact_url(&parsed);
-    let (_, body) = send(client.get(parsed), &shown, timeouts).await?;
-    Ok((body, shown))
-}
-
-/// Runs `fut` within `after`, else a [`GenerateError::Timeout`] for the whole generation.
-async fn with_deadline<T>(
-    after: Duration,
-    what: impl FnOnce() -> String,
-    fut: impl std::future::Future<Output = Result<T, GenerateError>>,
-) -> Result<T, GenerateError> {
-    tokio::time::timeout(after, fut).await.unwrap_or_else(|_| {
-        Err(GenerateError::Timeout {
-            what: what(),
-            after,
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -800,119 +437,68 @@ mod tests {
         ] {
             assert!(bad.parse::<Size>().is_err(), "{bad}");
         }
+        let json = serde_json::to_string(&ImageRequest::new("fox").with_size(Size {
+            width: 256,
+            height: 512,
+        }))
+        .unwrap();
+        assert_eq!(json, r#"{"prompt":"fox","size":"256x512"}"#);
+        let back: ImageRequest = serde_json::from_str(r#"{"prompt":"fox"}"#).unwrap();
+        assert_eq!(back, ImageRequest::new("fox"));
+        assert!(serde_json::from_str::<ImageRequest>(r#"{"prompt":"x","size":"big"}"#).is_err());
+    }
+
+    #[test]
+    fn kinds_parse_and_print_their_names() {
+        for (kind, name) in GeneratorKind::ALL.into_iter().zip(GeneratorKind::NAMES) {
+            assert_eq!(kind.to_string(), name);
+            assert_eq!(name.parse::<GeneratorKind>().unwrap(), kind);
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+        }
+        let err = "dalle".parse::<GeneratorKind>().unwrap_err().to_string();
+        assert!(
+            err.contains("unknown generator `dalle` (known: local, openai, bfl)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn api_key_is_never_shown() {
-        let key = ApiKey::new(" sk-secret \n");
-        assert_eq!(key.expose(), "sk-secret");
+        let key = ApiKey::new(" sk-secret-0123 \n");
+        assert_eq!(key.expose(), "sk-secret-0123");
         assert_eq!(format!("{key:?}"), "ApiKey(***)");
-        let config = GeneratorConfig::new(GeneratorKind::OpenAi);
-        assert!(!format!("{config:?}").contains("sk-"));
-        let err = ApiKey::from_env("GENIM_TEST_SURELY_UNSET_VAR").unwrap_err();
-        assert!(err.to_string().contains("GENIM_TEST_SURELY_UNSET_VAR") && !err.is_retryable());
-    }
-
-    #[test]
-    fn retryable_classes() {
-        let http = |status| GenerateError::Http {
-            url: "u".into(),
-            status,
-            message: String::new(),
-            retry_after: None,
-        };
-        assert!(http(500).is_retryable() && http(503).is_retryable() && http(429).is_retryable());
-        assert!(
-            !http(400).is_retryable() && !http(401).is_retryable() && !http(404).is_retryable()
-        );
-        assert!(!GenerateError::Moderated { reason: "x".into() }.is_retryable());
-        assert!(
-            !GenerateError::InvalidImage {
-                origin: "x".into(),
-                reason: "y".into()
-            }
-            .is_retryable()
-        );
-        assert!(
-            GenerateError::Timeout {
-                what: "x".into(),
-                after: Duration::from_secs(1)
-            }
-            .is_retryable()
-        );
-    }
-
-    #[test]
-    fn inspects_images() {
-        let png = local::render_png(
-            "a red fox",
-            Size {
-                width: 40,
-                height: 30,
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            inspect_image(&png).unwrap(),
-            ImageInfo {
-                mime: "image/png",
-                width: 40,
-                height: 30
-            }
-        );
-        // Truncated PNG data is rejected.
-        assert!(inspect_image(&png[..png.len() - 20]).is_err());
-
-        // A minimal baseline JPEG header: SOI, SOF0 (8 bit, 48x32, 3 components), SOS.
-        let mut jpeg = vec![0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x4a, 0x46];
-        jpeg.extend([0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x20, 0x00, 0x30, 0x03]);
-        jpeg.extend([1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-        jpeg.extend([0xff, 0xda, 0x00, 0x02, 0xff, 0xd9]);
-        assert_eq!(
-            inspect_image(&jpeg).unwrap(),
-            ImageInfo {
-                mime: "image/jpeg",
-                width: 48,
-                height: 32
-            }
-        );
-        assert!(inspect_image(&jpeg[..12]).is_err());
-
-        // WebP lossless header: 0x2f, then 14-bit width-1 and height-1.
-        let bits: u32 = (100 - 1) | ((50 - 1) << 14);
-        let mut webp = b"RIFF\x00\x00\x00\x00WEBPVP8L\x05\x00\x00\x00\x2f".to_vec();
-        webp.extend(bits.to_le_bytes());
-        let len = (webp.len() - 8) as u32;
-        webp[4..8].copy_from_slice(&len.to_le_bytes());
-        assert_eq!(
-            inspect_image(&webp).unwrap(),
-            ImageInfo {
-                mime: "image/webp",
-                width: 100,
-                height: 50
-            }
-        );
-
-        for bad in [
-            &b""[..],
-            b"{\"error\":1}",
-            b"<html>",
-            b"\x89PNG\r\n\x1a\n garbage",
+        let header = key.header("Bearer ").unwrap();
+        assert!(header.is_sensitive() && !format!("{header:?}").contains("sk-secret"));
+        // The generators that hold it: neither Debug nor describe() show it.
+        let openai = OpenAiGenerator::new(OpenAiOptions::default(), Some(key.clone())).unwrap();
+        let bfl = BflGenerator::new(BflOptions::default(), key).unwrap();
+        for shown in [
+            format!("{openai:?} {}", openai.describe()),
+            format!("{bfl:?} {}", bfl.describe()),
         ] {
-            assert!(inspect_image(bad).is_err());
+            assert!(!shown.contains("sk-secret"), "{shown}");
+            assert!(shown.contains("ApiKey(***)"), "{shown}");
         }
+        let err = ApiKey::from_env("GENIM_TEST_SURELY_UNSET_VAR").unwrap_err();
+        assert!(
+            err.to_string().contains("GENIM_TEST_SURELY_UNSET_VAR"),
+            "{err}"
+        );
+        assert_eq!(err.class(), crate::retry::ErrorClass::Config);
     }
 
     #[test]
-    fn error_messages() {
+    fn overall_timeout_bounds_each_request() {
+        let t = Timeouts::with_overall(Duration::from_secs(30));
         assert_eq!(
-            error_message(br#"{"error":{"message":"Invalid size","type":"x"}}"#),
-            "Invalid size"
+            (t.overall, t.request),
+            (Duration::from_secs(30), Duration::from_secs(30))
         );
+        let t = Timeouts::with_overall(Duration::from_secs(600));
+        assert_eq!(t.request, Timeouts::default().request);
         assert_eq!(
-            error_message(br#"{"detail":"Not authenticated"}"#),
-            "Not authenticated"
+            Timeouts::with_overall(Duration::ZERO).overall,
+            Duration::from_secs(1)
         );
-        assert_eq!(error_message(b"Bad Gateway"), "Bad Gateway");
     }
 }

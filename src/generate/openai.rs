@@ -12,15 +12,18 @@
 //! | IONOS AI Model Hub | `https://openai.inference.de-txl.ionos.com` | `black-forest-labs/...` |
 //!
 //! OpenAI's `gpt-image-*` models always answer in base64 and reject `response_format`, so it is
-//! left out for them.
+//! left out for them. A content-policy refusal (`content_policy_violation`,
+//! `moderation_blocked`) is a [`GenerateError::Moderated`].
 
 use super::{
     ApiKey, BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorConfig, GeneratorKind,
-    Size, Timeouts, checked_image, download, http_client, send, with_deadline,
+    ImageRequest, Size, Timeouts,
+    image::checked_image,
+    remote::{self, MAX_BODY, api_error, download, with_deadline},
 };
-use crate::store::redact_url;
+use crate::http::{self, redact_url};
 use bytes::Bytes;
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::Deserialize;
 
 /// Options of an [`OpenAiGenerator`].
@@ -30,7 +33,8 @@ pub struct OpenAiOptions {
     pub base_url: Url,
     /// Model, `gpt-image-1` by default.
     pub model: String,
-    /// Requested size, 1024x1024 by default (check which sizes the model accepts).
+    /// Size when a request names none, 1024x1024 by default (check which sizes the model
+    /// accepts).
     pub size: Size,
     pub timeouts: Timeouts,
 }
@@ -67,10 +71,10 @@ impl OpenAiOptions {
 pub struct OpenAiGenerator {
     options: OpenAiOptions,
     endpoint: Url,
-    /// `endpoint` without credentials or query, for messages.
+    /// `endpoint` redacted, for messages.
     shown: String,
     api_key: Option<ApiKey>,
-    client: Client,
+    client: http::Client,
 }
 
 impl OpenAiGenerator {
@@ -87,8 +91,8 @@ impl OpenAiGenerator {
             return Err(GenerateError::Config("the model name is empty".into()));
         }
         let endpoint = images_endpoint(&options.base_url);
-        let shown = redact_url(&endpoint);
-        let client = http_client(&options.timeouts)?;
+        let shown = http::redact_endpoint(&options.base_url, "images/generations");
+        let client = remote::client(&options.timeouts)?;
         Ok(Self {
             options,
             endpoint,
@@ -99,30 +103,35 @@ impl OpenAiGenerator {
     }
 
     /// Generates one image (see the module doc).
-    pub async fn generate_image(&self, prompt: &str) -> Result<GeneratedImage, GenerateError> {
-        let timeouts = &self.options.timeouts;
+    pub async fn generate_image(
+        &self,
+        request: &ImageRequest,
+    ) -> Result<GeneratedImage, GenerateError> {
         with_deadline(
-            timeouts.overall,
+            self.options.timeouts.overall,
             || format!("image generation at {}", self.shown),
             async {
                 let mut body = serde_json::json!({
                     "model": self.options.model,
-                    "prompt": prompt,
-                    "size": self.options.size.to_string(),
+                    "prompt": request.prompt,
+                    "size": request.size_or(self.options.size).to_string(),
                     "n": 1,
                 });
                 if !self.options.model.starts_with("gpt-image") {
                     body["response_format"] = "b64_json".into();
                 }
-                let mut request = self.client.post(self.endpoint.clone()).json(&body);
+                let mut post = self.client.post(self.endpoint.clone()).json(&body);
                 if let Some(key) = &self.api_key {
-                    request =
-                        request.header(reqwest::header::AUTHORIZATION, key.header("Bearer ")?);
+                    post = post.header(reqwest::header::AUTHORIZATION, key.header("Bearer ")?);
                 }
-                let (_, answer) = send(request, &self.shown, timeouts).await?;
+                let (_, answer) = self
+                    .client
+                    .fetch(post, &self.shown, MAX_BODY)
+                    .await
+                    .map_err(api_error)?;
                 let (bytes, origin) = match parse_answer(&answer, &self.shown)? {
                     Payload::Base64(b64) => (decode_base64(&b64, &self.shown)?, self.shown.clone()),
-                    Payload::Url(url) => download(&self.client, &url, timeouts).await?,
+                    Payload::Url(url) => download(&self.client, &url).await?,
                 };
                 checked_image(bytes, origin, &self.options.model, GeneratorKind::OpenAi).await
             },
@@ -144,9 +153,12 @@ impl Generator for OpenAiGenerator {
         self.options.size
     }
 
-    fn generate(&self, prompt: &str) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
-        let prompt = prompt.to_string();
-        Box::pin(async move { self.generate_image(&prompt).await })
+    fn generate(
+        &self,
+        request: &ImageRequest,
+    ) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
+        let request = request.clone();
+        Box::pin(async move { self.generate_image(&request).await })
     }
 
     fn describe(&self) -> String {
@@ -192,8 +204,13 @@ fn parse_answer(body: &[u8], shown: &str) -> Result<Payload, GenerateError> {
         url: shown.to_string(),
         reason,
     };
-    let answer: Answer =
-        serde_json::from_slice(body).map_err(|e| bad(format!("not the expected JSON: {e}")))?;
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| {
+        let text = String::from_utf8_lossy(body);
+        bad(format!(
+            "not the expected JSON ({e}): {}",
+            http::excerpt(&text)
+        ))
+    })?;
     let item = answer
         .data
         .into_iter()

@@ -15,17 +15,16 @@
 //! restarts, so a provider killed at any moment resumes where it was without paying twice for an
 //! image.
 
-pub mod retry;
 pub mod state;
 
 mod progress;
 
+pub use crate::retry::{RetryPolicy, Retryable};
 use crate::{
     bindings::gen_im_nft::GenImNFT,
     chain::{ChainError, Connection, call_tx},
-    cid,
-    generate::Generator,
-    metadata::TokenMetadata,
+    generate::{Generator, ImageRequest},
+    pipeline::{self, Pipeline, PipelineError, TokenRef},
     store::Store,
 };
 use alloy::{
@@ -34,10 +33,8 @@ use alloy::{
     rpc::types::{Filter, TransactionReceipt},
     sol_types::{SolCall, SolEvent},
 };
-use bytes::Bytes;
 use eyre::bail;
 use progress::Progress;
-pub use retry::{RetryPolicy, Retryable};
 use state::{ContractState, TokenPhase, TokenRecord};
 use std::{
     collections::{BTreeMap, HashMap},
@@ -205,6 +202,9 @@ pub struct Totals {
     pub earned: U256,
     /// Gas spent on delivery transactions in this run.
     pub gas_used: u64,
+    /// Earnings withdrawn from the contracts at the end of the run.
+    #[serde(with = "crate::amount::decimal")]
+    pub withdrawn: U256,
 }
 
 /// The provider service.
@@ -383,11 +383,36 @@ impl ImageProvider {
             }
         }
         shared.tracker.save_all(true);
-        let totals = shared.progress.finish();
+        let mut totals = shared.progress.finish();
         if let Some(message) = shared.fatal.take() {
             bail!(message);
         }
+        totals.withdrawn = self.withdraw_earnings().await;
         Ok(totals)
+    }
+
+    /// Deliveries credit earnings in the contract; take them home when the run ends. A failure
+    /// only costs a later `genim withdraw`, so it is logged, not fatal.
+    async fn withdraw_earnings(&self) -> U256 {
+        let mut total = U256::ZERO;
+        for &address in &self.opts.nfts {
+            let outcome = async {
+                let nft = crate::nft::Nft::open(&self.conn, address).await?;
+                crate::nft::manage::withdraw(&self.conn, &nft).await
+            };
+            match outcome.await {
+                Ok(withdrawn) => {
+                    if withdrawn.tx.is_some() {
+                        info!(nft = %address, amount = %withdrawn.amount, "withdrew earnings");
+                    }
+                    total += withdrawn.amount;
+                }
+                Err(err) => {
+                    warn!(nft = %address, error = %err, "earnings not withdrawn; run `genim withdraw`")
+                }
+            }
+        }
+        total
     }
 
     fn default_start(&self, nft: Address) -> u64 {
@@ -798,54 +823,31 @@ async fn generate_and_store(
     state: &ContractState,
 ) -> Result<(String, String, B256), JobError> {
     let (nft, token_id) = (job.nft, job.token_id);
-    let retry = &shared.opts.retry;
     shared.progress.report(Report::Generating { nft, token_id });
-    let image = retry
-        .run("generating the image", token_id, || {
-            shared.generator.generate(&job.prompt)
-        })
-        .await
-        .map_err(|err| JobError::Failed(format!("generator: {err}")))?;
-    let image_bytes = image.bytes.clone();
-    let image_cid = retry
-        .run("storing the image", token_id, || {
-            shared.store.put(
-                image_bytes.clone(),
-                &format!("{token_id}.{}", image.extension()),
-            )
-        })
-        .await
-        .map_err(|err| store_error(&err))?;
-    let metadata = TokenMetadata {
-        token_id,
-        prompt: job.prompt.clone(),
-        image_cid: image_cid.clone(),
-        model: image.model.clone(),
-        generator: image.generator.to_string(),
-        width: image.width,
-        height: image.height,
-        created: crate::metadata::now_iso8601(),
-        chain_id: shared.conn.chain_id,
-        contract: nft,
+    let work = pipeline::Job {
+        request: ImageRequest::new(job.prompt.clone()),
+        token: Some(TokenRef {
+            chain_id: shared.conn.chain_id,
+            contract: nft,
+            token_id,
+        }),
     };
-    metadata
-        .check()
-        .map_err(|err| JobError::Failed(err.to_string()))?;
-    let bytes = Bytes::from(metadata.to_json());
-    let digest = B256::from(cid::sha256(&bytes));
-    let metadata_cid = retry
-        .run("storing the metadata", token_id, || {
-            shared.store.put(bytes.clone(), &format!("{token_id}.json"))
-        })
+    let output = Pipeline::new(shared.generator.clone(), shared.store.clone())
+        .run(&work, &shared.opts.retry)
         .await
-        .map_err(|err| store_error(&err))?;
-    // The contract names the metadata by its raw-leaf CID; the store must agree.
-    let expected = cid::raw_cid_from_digest(&digest.0);
-    if metadata_cid != expected {
-        return Err(JobError::Fatal(format!(
-            "the store returned CID {metadata_cid} for metadata whose CID is {expected}"
-        )));
-    }
+        .map_err(|err| match err {
+            // This token cannot be done; the others can.
+            PipelineError::Generate(_) | PipelineError::Metadata(_) => {
+                JobError::Failed(err.to_string())
+            }
+            // A store that fails after retries, or names things differently than the contract
+            // will, fails every token: stop the run.
+            _ => JobError::Fatal(err.to_string()),
+        })?;
+    let (Some(metadata_cid), Some(digest)) = (output.metadata_cid, output.metadata_digest) else {
+        unreachable!("a token's image always gets metadata");
+    };
+    let image_cid = output.image_cid;
     let record = TokenRecord {
         token_id,
         phase: TokenPhase::Stored,
@@ -860,12 +862,6 @@ async fn generate_and_store(
         .map_err(|err| JobError::Fatal(err.to_string()))?;
     info!(%nft, token_id, image = %image_cid, metadata = %metadata_cid, "stored");
     Ok((image_cid, metadata_cid, digest))
-}
-
-/// A store error: permanent ones (full disk, refused) stop the run, since every other token
-/// would fail the same way; retries are already used up for transient ones.
-fn store_error(err: &crate::store::StoreError) -> JobError {
-    JobError::Fatal(format!("store: {err}"))
 }
 
 /// `Some(reason)` when the token is no longer pending on-chain.

@@ -13,7 +13,6 @@ use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 use std::{
     fs, io,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -140,25 +139,12 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, Sta
     }
 }
 
-/// Writes `value` to `path` atomically: temp file in the same folder, fsync, rename, fsync the
-/// folder. A crash leaves the old file or the new one, never a torn one.
+/// Writes `value` to `path` atomically ([`crate::fsutil::write_atomic`]): a crash leaves the
+/// old file or the new one, never a torn one.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mut bytes = serde_json::to_vec_pretty(value).expect("state records serialize");
     bytes.push(b'\n');
-    let tmp = path.with_extension("json.tmp");
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if let Err(err) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(StateError::io(path, err));
-    }
-    Ok(())
+    crate::fsutil::write_atomic(path, &bytes).map_err(|err| StateError::io(path, err.into_io()))
 }
 
 #[cfg(test)]

@@ -1,18 +1,18 @@
 //! `dir:PATH`: a local content-addressed store, one file per CID named by the CID.
 //!
-//! Writes are atomic: the bytes go to a hidden temporary file in the same folder, are fsynced,
-//! then renamed to the CID and the folder is fsynced, so a crash leaves either nothing or the
-//! whole file under a CID name. On any error (a full disk included) the temporary file is
-//! removed. Hashing and file I/O run on the blocking thread pool.
+//! Writes go through [`fsutil::write_atomic`], so a crash leaves either nothing or the whole
+//! file under a CID name, and a full disk leaves no temporary file. Hashing and file I/O run
+//! on the blocking thread pool.
 
 use super::{BoxFuture, Store, StoreError};
-use crate::cid;
+use crate::{
+    cid,
+    fsutil::{self, WriteError},
+};
 use bytes::Bytes;
 use std::{
-    fs::{self, File, OpenOptions},
-    io::{self, Write},
+    fs, io,
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
 };
 
 /// A folder holding one file per CID.
@@ -55,7 +55,8 @@ impl DirStore {
         if fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
             return Ok(cid);
         }
-        write_atomic(&self.dir, &cid, bytes.len(), |file| file.write_all(bytes))?;
+        fsutil::write_atomic(&path, bytes)
+            .map_err(|err| write_error(&self.dir, bytes.len(), err))?;
         tracing::debug!(%cid, bytes = bytes.len(), dir = %self.dir.display(), "stored");
         Ok(cid)
     }
@@ -119,65 +120,16 @@ fn join_error(dir: &Path, e: tokio::task::JoinError) -> StoreError {
     }
 }
 
-/// Writes `dir/name` atomically: `write` fills a new temporary file in `dir`, which is fsynced
-/// and renamed to `name`, then `dir` is fsynced. On error the temporary file is removed.
-fn write_atomic(
-    dir: &Path,
-    name: &str,
-    len: usize,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<(), StoreError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let target = dir.join(name);
-    let fail = |op: &'static str, path: &Path, source: io::Error| {
-        if is_disk_full(&source) {
-            StoreError::DiskFull {
-                path: dir.to_path_buf(),
-                bytes: len,
-                source,
-            }
-        } else {
-            StoreError::Io {
-                op,
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    };
-
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| fail("create", &tmp, e))?;
-    let written = write(&mut file)
-        .map_err(|e| fail("write", &tmp, e))
-        .and_then(|()| file.sync_all().map_err(|e| fail("fsync", &tmp, e)));
-    drop(file);
-    if let Err(err) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(err);
+/// A failed write as a store error: a full disk names the store folder and the size.
+fn write_error(dir: &Path, bytes: usize, err: WriteError) -> StoreError {
+    match err {
+        WriteError::DiskFull { source, .. } => StoreError::DiskFull {
+            path: dir.to_path_buf(),
+            bytes,
+            source,
+        },
+        WriteError::Io { op, path, source } => StoreError::Io { op, path, source },
     }
-    if let Err(e) = fs::rename(&tmp, &target) {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail("rename a temporary file to", &target, e));
-    }
-    // Make the rename itself durable.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| fail("fsync the folder", dir, e))
-}
-
-fn is_disk_full(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    )
 }
 
 #[cfg(test)]
@@ -223,13 +175,16 @@ mod tests {
     }
 
     #[test]
-    fn full_disk_leaves_no_file() {
+    fn full_disk_is_a_config_error_that_says_so() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = write_atomic(tmp.path(), "bafkreiname", 1 << 20, |file| {
-            file.write_all(&[0u8; 4096])?;
-            Err(io::Error::from(io::ErrorKind::StorageFull))
-        })
-        .unwrap_err();
+        let err = write_error(
+            tmp.path(),
+            1 << 20,
+            WriteError::DiskFull {
+                path: tmp.path().join("bafkreiname"),
+                source: io::Error::from(io::ErrorKind::StorageFull),
+            },
+        );
         assert!(
             matches!(
                 err,
@@ -240,16 +195,23 @@ mod tests {
             ),
             "{err:?}"
         );
-        assert!(err.is_retryable());
-        assert!(err.to_string().contains("no space left"), "{err}");
-        assert!(names(tmp.path()).is_empty(), "left {:?}", names(tmp.path()));
+        assert_eq!(err.class(), crate::retry::ErrorClass::Config);
+        assert!(!err.is_retryable());
+        let text = err.to_string();
+        assert!(text.contains("no space left on the device"), "{text}");
+        assert!(text.contains(&tmp.path().display().to_string()), "{text}");
     }
 
     #[test]
-    fn other_write_errors_leave_no_file() {
+    fn a_store_folder_gone_is_a_config_error_naming_it() {
+        // Root ignores permission bits, so the folder is replaced by a file instead.
         let tmp = tempfile::tempdir().unwrap();
-        let err = write_atomic(tmp.path(), "x", 1, |_| Err(io::Error::other("boom"))).unwrap_err();
-        assert!(matches!(err, StoreError::Io { op: "write", .. }), "{err:?}");
-        assert!(names(tmp.path()).is_empty());
+        let dir = tmp.path().join("images");
+        let store = DirStore::open(&dir).unwrap();
+        fs::remove_dir(&dir).unwrap();
+        fs::write(&dir, b"not a folder").unwrap();
+        let err = store.put_blocking(b"abc").unwrap_err();
+        assert_eq!(err.class(), crate::retry::ErrorClass::Config, "{err:?}");
+        assert!(err.to_string().contains("images"), "{err}");
     }
 }

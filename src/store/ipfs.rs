@@ -8,14 +8,16 @@
 //! a block it does not have) and checks the bytes against the CID.
 //!
 //! Answers may come from Kubo or js-ipfs: `Size` as a string or a number, extra fields, several
-//! NDJSON lines. Every request has a connect timeout and an overall timeout. Credentials in the
-//! URL (`https://user:pass@host`) are sent as basic auth and never shown: logs and errors use
-//! [`redact_url`].
+//! NDJSON lines. Requests go through [`crate::http`] (timeouts, error classes, redaction).
+//! Credentials in the URL (`https://user:pass@host`) are sent as basic auth and never shown.
 
-use super::{BoxFuture, Store, StoreError, redact_url};
-use crate::cid;
+use super::{BoxFuture, Store, StoreError};
+use crate::{
+    cid,
+    http::{self, HttpError, redact_endpoint, redact_url},
+};
 use bytes::Bytes;
-use reqwest::{Client, Response, Url, multipart};
+use reqwest::{Url, multipart};
 use std::time::Duration;
 
 /// Timeouts and limits of an [`IpfsStore`].
@@ -44,9 +46,9 @@ impl Default for IpfsOptions {
 pub struct IpfsStore {
     /// Base URL ending in `/`, credentials included (never printed).
     api: Url,
-    /// `api` without credentials, for messages.
+    /// `api` redacted, for messages.
     shown: String,
-    client: Client,
+    client: http::Client,
     options: IpfsOptions,
 }
 
@@ -62,15 +64,10 @@ impl IpfsStore {
             .to_string();
         api.set_path(&format!("{path}/"));
         let shown = redact_url(&api);
-        let client = Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .user_agent(concat!("genim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| StoreError::Request {
-                url: shown.clone(),
-                source: source.without_url(),
-            })?;
+        let client = http::Client::new(http::Timeouts {
+            connect: options.connect_timeout,
+            request: options.timeout,
+        })?;
         Ok(Self {
             api,
             shown,
@@ -79,13 +76,17 @@ impl IpfsStore {
         })
     }
 
+    /// The URL of `command` with `params`, and how to show it.
     fn endpoint(&self, command: &str, params: &[(&str, &str)]) -> (Url, String) {
         let mut url = self
             .api
             .join(&format!("api/v0/{command}"))
             .expect("a relative path joins");
         url.query_pairs_mut().extend_pairs(params);
-        (url, format!("{}api/v0/{command}", self.shown))
+        (
+            url,
+            redact_endpoint(&self.api, &format!("api/v0/{command}")),
+        )
     }
 
     /// Adds `bytes` and pins them; returns the CID, checked against the local computation.
@@ -115,10 +116,10 @@ impl IpfsStore {
             .mime_str("application/octet-stream")
             .expect("a valid mime type");
         let form = multipart::Form::new().part("file", part);
-        let response = self
-            .send(self.client.post(url).multipart(form), &shown)
+        let (_, body) = self
+            .client
+            .fetch(self.client.post(url).multipart(form), &shown, 1 << 20)
             .await?;
-        let body = self.read_body(response, &shown, 1 << 20).await?;
         let actual = parse_add_answer(&body).map_err(|reason| StoreError::BadResponse {
             url: shown.clone(),
             reason,
@@ -141,40 +142,21 @@ impl IpfsStore {
         })?;
         let node_timeout = format!("{}ms", self.options.timeout.as_millis());
         let (url, shown) = self.endpoint("cat", &[("arg", cid), ("timeout", &node_timeout)]);
-        let response = self
-            .client
-            .post(url)
-            .send()
-            .await
-            .map_err(|e| self.request_error(e, &shown))?;
-        let status = response.status().as_u16();
-        if !response.status().is_success() {
-            let message = error_message(
-                &self
-                    .read_body(response, &shown, 64 << 10)
-                    .await
-                    .unwrap_or_default(),
-            );
-            // Kubo says "context deadline exceeded" / js-ipfs "request timed out" for a block it
-            // cannot find, and "not found" when offline.
-            let lower = message.to_ascii_lowercase();
-            if ["not found", "deadline exceeded", "timed out", "timeout"]
-                .iter()
-                .any(|s| lower.contains(s))
-            {
+        let response = match self.client.send(self.client.post(url), &shown).await {
+            Ok(response) => response,
+            // Kubo says "context deadline exceeded" / js-ipfs "request timed out" for a block
+            // it cannot find, and "not found" when offline.
+            Err(HttpError::Status { message, .. }) if is_not_found(&message) => {
                 return Err(StoreError::NotFound {
                     cid: cid.to_string(),
                     store: self.describe(),
                 });
             }
-            return Err(StoreError::Http {
-                url: shown,
-                status,
-                message,
-            });
-        }
+            Err(err) => return Err(err.into()),
+        };
         let bytes = self
-            .read_body(response, &shown, self.options.max_get_bytes)
+            .client
+            .read(response, &shown, self.options.max_get_bytes)
             .await?;
         let owned = bytes.clone();
         let actual = tokio::task::spawn_blocking(move || cid::cid_v1(&owned))
@@ -191,71 +173,6 @@ impl IpfsStore {
             });
         }
         Ok(bytes)
-    }
-
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-        shown: &str,
-    ) -> Result<Response, StoreError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.request_error(e, shown))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status().as_u16();
-        let body = self
-            .read_body(response, shown, 64 << 10)
-            .await
-            .unwrap_or_default();
-        Err(StoreError::Http {
-            url: shown.to_string(),
-            status,
-            message: error_message(&body),
-        })
-    }
-
-    /// Reads a body of at most `limit` bytes.
-    async fn read_body(
-        &self,
-        mut response: Response,
-        shown: &str,
-        limit: usize,
-    ) -> Result<Bytes, StoreError> {
-        if response
-            .content_length()
-            .is_some_and(|len| len > limit as u64)
-        {
-            return Err(too_large(shown, limit));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.request_error(e, shown))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large(shown, limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.into())
-    }
-
-    fn request_error(&self, e: reqwest::Error, shown: &str) -> StoreError {
-        if e.is_timeout() {
-            StoreError::Timeout {
-                url: shown.to_string(),
-                after: self.options.timeout,
-            }
-        } else {
-            StoreError::Request {
-                url: shown.to_string(),
-                source: e.without_url(),
-            }
-        }
     }
 }
 
@@ -275,11 +192,11 @@ impl Store for IpfsStore {
     }
 }
 
-fn too_large(shown: &str, limit: usize) -> StoreError {
-    StoreError::BadResponse {
-        url: shown.to_string(),
-        reason: format!("answer larger than {limit} bytes"),
-    }
+fn is_not_found(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["not found", "deadline exceeded", "timed out", "timeout"]
+        .iter()
+        .any(|s| lower.contains(s))
 }
 
 /// A file name for the multipart part: the hint's safe characters, or `file`.
@@ -309,32 +226,12 @@ fn parse_add_answer(body: &[u8]) -> Result<String, String> {
     let mut hash = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("bad JSON line {line:?}: {e}"))?;
+            serde_json::from_str(line).map_err(|_| format!("not JSON: {}", http::excerpt(text)))?;
         if let Some(h) = value.get("Hash").and_then(|h| h.as_str()) {
             hash = Some(h.to_string());
         }
     }
-    hash.ok_or_else(|| format!("no Hash in answer {:?}", truncate(text, 200)))
-}
-
-/// The `Message` of a Kubo/js-ipfs error body, else the body's start.
-fn error_message(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| {
-            v.get("Message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| truncate(text.trim(), 300).to_string())
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
+    hash.ok_or_else(|| format!("no Hash in the answer: {}", http::excerpt(text)))
 }
 
 #[cfg(test)]
@@ -356,16 +253,15 @@ mod tests {
             assert_eq!(parse_add_answer(body).unwrap(), "bafkreiabc");
         }
         assert!(parse_add_answer(b"").is_err());
-        assert!(parse_add_answer(b"<html>").is_err());
+        let err = parse_add_answer(b"<html><body>\n<h1>502</h1>").unwrap_err();
+        assert_eq!(err, "not JSON: (an HTML page)");
     }
 
     #[test]
-    fn error_messages() {
-        assert_eq!(
-            error_message(br#"{"Message":"pin: boom","Code":0,"Type":"error"}"#),
-            "pin: boom"
-        );
-        assert_eq!(error_message(b"404 page not found\n"), "404 page not found");
+    fn missing_blocks_are_recognised() {
+        assert!(is_not_found("context deadline exceeded"));
+        assert!(is_not_found("request timed out"));
+        assert!(!is_not_found("pin: boom"));
     }
 
     #[test]
@@ -374,8 +270,14 @@ mod tests {
         let store = IpfsStore::new(with_creds, IpfsOptions::default()).unwrap();
         let (url, shown) = store.endpoint("add", &[("pin", "true")]);
         assert_eq!(url.as_str(), "https://u:p@node.example/api/v0/add?pin=true");
-        assert_eq!(shown, "https://***@node.example/api/v0/add");
-        assert_eq!(store.describe(), "ipfs https://***@node.example/");
+        assert_eq!(shown, "https://node.example/api/v0/add");
+        assert_eq!(store.describe(), "ipfs https://node.example");
+        let with_path = Url::parse("https://node.example/KEY/").unwrap();
+        let store = IpfsStore::new(with_path, IpfsOptions::default()).unwrap();
+        assert_eq!(
+            store.endpoint("cat", &[]).1,
+            "https://node.example/.../api/v0/cat"
+        );
         assert_eq!(file_name("42.png"), "42.png");
         assert_eq!(file_name("../a b"), ".._a_b");
         assert_eq!(file_name(".."), "file");

@@ -7,6 +7,10 @@
 //! same bytes get the same CID whichever store holds them; the IPFS store checks the node's
 //! answer against the local computation and refuses a different CID.
 //!
+//! Errors carry an [`ErrorClass`] ([`StoreError::class`]): network trouble and HTTP 5xx are
+//! transient; a full disk, a permission problem, a node that returns another CID or refuses
+//! the request are `Config`: every later write would fail the same way, so callers stop.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), genim::store::StoreError> {
 //! let store = genim::store::from_spec("dir:./images")?;
@@ -21,6 +25,10 @@ mod ipfs;
 pub use dir::DirStore;
 pub use ipfs::{IpfsOptions, IpfsStore};
 
+use crate::{
+    http::{HttpError, redact_url},
+    retry::ErrorClass,
+};
 use bytes::Bytes;
 use reqwest::Url;
 use std::{
@@ -157,62 +165,57 @@ pub enum StoreError {
         expected: String,
         actual: String,
     },
-    #[error("{url} did not answer within {after:?}")]
-    Timeout { url: String, after: Duration },
-    #[error("request to {url} failed")]
-    Request {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{url} answered HTTP {status}: {message}")]
-    Http {
-        url: String,
-        status: u16,
-        message: String,
-    },
+    /// The node could not be reached or answered with an error status.
+    #[error(transparent)]
+    Http(#[from] HttpError),
     #[error("unexpected answer from {url}: {reason}")]
     BadResponse { url: String, reason: String },
 }
 
 impl StoreError {
-    /// Whether the same call may succeed later unchanged: network errors, timeouts, HTTP 5xx,
-    /// 408 and 429, and a full disk. Everything else needs a fix first.
-    pub fn is_retryable(&self) -> bool {
+    /// What a caller should do about it:
+    /// - `Transient`: the node is unreachable, slow, or answers 5xx, 408 or 429; interrupted
+    ///   file I/O.
+    /// - `Rejected`: this one read cannot work (a malformed CID, content that is not there).
+    /// - `Config`: everything else. A full disk, a permission problem, a node that refuses the
+    ///   request (4xx) or computes other CIDs affects every later write: stop and fix it.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Request { .. } | Self::Timeout { .. } | Self::DiskFull { .. } => true,
-            Self::Http { status, .. } => is_retryable_status(*status),
-            Self::Io { source, .. } => matches!(
-                source.kind(),
-                io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ),
-            _ => false,
+            Self::Http(err) => match err.class() {
+                // A 4xx from the node is about its setup, not about these bytes.
+                ErrorClass::Rejected => ErrorClass::Config,
+                class => class,
+            },
+            Self::Io { source, .. } if is_transient_io(source) => ErrorClass::Transient,
+            Self::InvalidCid { .. } | Self::NotFound { .. } => ErrorClass::Rejected,
+            Self::InvalidSpec { .. }
+            | Self::DiskFull { .. }
+            | Self::Io { .. }
+            | Self::Corrupt { .. }
+            | Self::CidMismatch { .. }
+            | Self::BadResponse { .. } => ErrorClass::Config,
+        }
+    }
+
+    /// Whether the same call may succeed later unchanged ([`ErrorClass::Transient`]).
+    pub fn is_retryable(&self) -> bool {
+        self.class() == ErrorClass::Transient
+    }
+
+    /// How long the node asked to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Http(err) => err.retry_after(),
+            _ => None,
         }
     }
 }
 
-/// HTTP statuses worth retrying: 408, 429 and every 5xx.
-pub(crate) fn is_retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
-}
-
-/// `url` without user name, password, query or fragment: safe for logs and error messages.
-pub fn redact_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    let had_credentials = !url.username().is_empty() || url.password().is_some();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    let had_query = shown.query().is_some();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let mut text = shown.to_string();
-    if had_credentials && let Some(pos) = text.find("://") {
-        text.insert_str(pos + 3, "***@");
-    }
-    if had_query {
-        text.push_str("?…");
-    }
-    text
+fn is_transient_io(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 fn redact_spec(spec: &str) -> String {
@@ -237,7 +240,7 @@ mod tests {
             StoreSpec::Dir("./images".into())
         );
         let spec = "ipfs:http://127.0.0.1:5001".parse::<StoreSpec>().unwrap();
-        assert_eq!(spec.to_string(), "ipfs:http://127.0.0.1:5001/");
+        assert_eq!(spec.to_string(), "ipfs:http://127.0.0.1:5001");
         for bad in [
             "",
             "dir",
@@ -261,7 +264,7 @@ mod tests {
             "{shown}"
         );
         assert!(
-            shown.contains("https://***@ipfs.example:5001/base"),
+            shown.contains("ipfs:https://ipfs.example:5001/..."),
             "{shown}"
         );
         let err = "ipfs:https://user:s3cret@/"
@@ -272,14 +275,45 @@ mod tests {
     }
 
     #[test]
-    fn retryable() {
-        let http = |status| StoreError::Http {
-            url: "u".into(),
-            status,
-            message: String::new(),
+    fn classes() {
+        let http = |status| {
+            StoreError::Http(HttpError::Status {
+                url: "u".into(),
+                status,
+                message: String::new(),
+                code: None,
+                retry_after: None,
+            })
         };
         assert!(http(503).is_retryable() && http(429).is_retryable());
-        assert!(!http(400).is_retryable() && !http(404).is_retryable());
-        assert!(!StoreError::InvalidCid { cid: "x".into() }.is_retryable());
+        assert_eq!(http(400).class(), ErrorClass::Config);
+        assert_eq!(http(401).class(), ErrorClass::Config);
+        let unreachable = StoreError::Http(HttpError::Unreachable {
+            url: "u".into(),
+            reason: "connection refused".into(),
+        });
+        assert_eq!(unreachable.class(), ErrorClass::Transient);
+        let full = StoreError::DiskFull {
+            path: "/x".into(),
+            bytes: 1,
+            source: io::Error::from(io::ErrorKind::StorageFull),
+        };
+        assert_eq!(full.class(), ErrorClass::Config);
+        let denied = StoreError::Io {
+            op: "write",
+            path: "/x".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(denied.class(), ErrorClass::Config);
+        let mismatch = StoreError::CidMismatch {
+            url: "u".into(),
+            expected: "a".into(),
+            actual: "b".into(),
+        };
+        assert_eq!(mismatch.class(), ErrorClass::Config);
+        assert_eq!(
+            StoreError::InvalidCid { cid: "x".into() }.class(),
+            ErrorClass::Rejected
+        );
     }
 }

@@ -110,14 +110,37 @@ async fn deploy_mint_deliver_status_fees() {
             .starts_with("data:application/json;base64,")
     );
 
-    // Deliver as the provider would; it is paid escrow minus the 5% fee.
+    // Deliver as the provider would; it earns escrow minus the 5% fee, and takes it with
+    // `genim withdraw` (deliveries credit earnings rather than push ETH: cheaper per image).
     let before = chain.balance(provider).await;
     let delivered = chain.deliver(nft, 1, U256::from(1), &metadata(1)).await;
     let digest = delivered.digest;
     let payout = ether("0.0000285");
+    assert_eq!(chain.balance(provider).await + delivered.gas_cost, before);
+    let contract_view = GenImNFT::new(nft, chain.root());
     assert_eq!(
-        chain.balance(provider).await + delivered.gas_cost,
+        contract_view.earnings(provider).call().await.unwrap(),
+        payout
+    );
+    let run = chain
+        .genim(
+            &["withdraw", "--json"],
+            &[("GENIM_PRIVATE_KEY", &chain.key(1))],
+        )
+        .await
+        .ok();
+    let out = run.json();
+    assert_eq!(out["amount"], payout.to_string());
+    let gas = chain
+        .gas_cost(out["tx"].as_str().unwrap().parse().unwrap())
+        .await;
+    assert_eq!(
+        chain.balance(provider).await + delivered.gas_cost + gas,
         before + payout
+    );
+    assert_eq!(
+        contract_view.earnings(provider).call().await.unwrap(),
+        U256::ZERO
     );
 
     let run = chain.genim(&["status", "1", "--json"], &[]).await.ok();
@@ -291,43 +314,45 @@ async fn refund_only_after_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn withdraw_a_payout_credited_after_a_failed_push() {
+async fn withdraw_a_refund_credited_after_a_failed_push() {
     let chain = TestChain::start().await;
-    let provider = chain.address(3);
-    let nft = chain.deploy_nft(ether("0.00003"), &[provider]).await;
+    let config = NftConfig {
+        delivery_window: 60,
+        ..NftConfig::default()
+    };
+    let nft = chain.deploy_nft_with(config).await;
     let nft_text = nft.to_string();
+    let user = chain.address(2);
     chain.mint(nft, 2, "a red fox").await;
+    chain.increase_time(61).await;
 
-    // The provider rejects ETH while it delivers (PUSH0 PUSH0 REVERT), so its payout is
-    // credited instead of lost.
+    // The owner refuses ETH while it refunds (PUSH0 PUSH0 REVERT), so the refund is credited
+    // instead of lost.
     chain
-        .set_code(provider, Bytes::from_static(&[0x5f, 0x5f, 0xfd]))
+        .set_code(user, Bytes::from_static(&[0x5f, 0x5f, 0xfd]))
         .await;
-    let digest = alloy::primitives::B256::from(genim::cid::sha256(&metadata(1)));
     let contract = GenImNFT::new(nft, chain.root());
-    let deliver = contract
-        .deliver(U256::from(1), digest)
-        .into_transaction_request();
-    assert!(chain.send_as(provider, deliver).await);
-    chain.set_code(provider, Bytes::new()).await;
-    let payout = ether("0.0000285");
-    assert_eq!(contract.credit(provider).call().await.unwrap(), payout);
+    let refund = contract.refund(U256::from(1)).into_transaction_request();
+    assert!(chain.send_as(user, refund).await);
+    chain.set_code(user, Bytes::new()).await;
+    let escrow = ether("0.00003");
+    assert_eq!(contract.credit(user).call().await.unwrap(), escrow);
 
-    let key = chain.key(3);
+    let key = chain.key(2);
     let envs = [("GENIM_PRIVATE_KEY", key.as_str())];
-    let before = chain.balance(provider).await;
+    let before = chain.balance(user).await;
     let run = chain
         .genim(&["withdraw", "--nft", &nft_text, "--json"], &envs)
         .await
         .ok();
     let out = run.json();
-    assert_eq!(out["amount"], payout.to_string());
-    assert_eq!(address_of(&out["account"]), provider);
+    assert_eq!(out["amount"], escrow.to_string());
+    assert_eq!(address_of(&out["account"]), user);
     let gas = chain
         .gas_cost(out["tx"].as_str().unwrap().parse().unwrap())
         .await;
-    assert_eq!(chain.balance(provider).await + gas, before + payout);
-    assert_eq!(contract.credit(provider).call().await.unwrap(), U256::ZERO);
+    assert_eq!(chain.balance(user).await + gas, before + escrow);
+    assert_eq!(contract.credit(user).call().await.unwrap(), U256::ZERO);
 
     let run = chain
         .genim(&["withdraw", "--nft", &nft_text], &envs)
@@ -335,7 +360,7 @@ async fn withdraw_a_payout_credited_after_a_failed_push() {
         .ok();
     assert_eq!(
         run.stdout,
-        format!("nothing to withdraw: {provider} has no credit on {nft}\n")
+        format!("nothing to withdraw: {user} has no earnings or credit on {nft}\n")
     );
 }
 

@@ -2,6 +2,7 @@
 //! their own anvil from node_modules/.bin (run `npm ci` first).
 
 mod common;
+mod mock;
 
 mod bind;
 mod build;

@@ -14,8 +14,10 @@ use genim::{
     chain::{ConnectOptions, Connection},
     cid,
     generate::{
-        BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorKind, LocalGenerator, Size,
+        BoxFuture, GenerateError, GeneratedImage, Generator, GeneratorKind, ImageRequest,
+        LocalGenerator, Size,
     },
+    http::HttpError,
     provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard, Totals},
     store::{DirStore, Store, StoreError, StoreSpec},
 };
@@ -82,6 +84,7 @@ fn options(nft: Address, state: &Path) -> ProvideOptions {
             attempts: 4,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(100),
+            ..RetryPolicy::default()
         },
         progress: false,
         ..ProvideOptions::default()
@@ -372,16 +375,20 @@ impl Generator for Flaky {
     fn size(&self) -> Size {
         self.inner.size()
     }
-    fn generate(&self, prompt: &str) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
+    fn generate(
+        &self,
+        request: &ImageRequest,
+    ) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         if call < self.failures {
             let err = if self.retryable {
-                GenerateError::Http {
+                GenerateError::Http(HttpError::Status {
                     url: "http://generator.test".into(),
                     status: 503,
                     message: "overloaded".into(),
+                    code: None,
                     retry_after: None,
-                }
+                })
             } else {
                 GenerateError::Moderated {
                     reason: "refused".into(),
@@ -389,7 +396,7 @@ impl Generator for Flaky {
             };
             return Box::pin(async move { Err(err) });
         }
-        self.inner.generate(prompt)
+        self.inner.generate(request)
     }
 }
 
@@ -513,11 +520,13 @@ impl Store for Outage {
     fn put(&self, bytes: Bytes, name: &str) -> BoxFuture<'_, Result<String, StoreError>> {
         if self.calls.fetch_add(1, Ordering::SeqCst) < self.outage {
             return Box::pin(async {
-                Err(StoreError::Http {
+                Err(StoreError::Http(HttpError::Status {
                     url: "http://ipfs.test".into(),
                     status: 502,
                     message: "bad gateway".into(),
-                })
+                    code: None,
+                    retry_after: None,
+                }))
             });
         }
         self.inner.put(bytes, name)
