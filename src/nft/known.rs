@@ -141,9 +141,8 @@ mod tests {
         let code = gen_im_nft::GenImNFT::DEPLOYED_BYTECODE.to_vec();
         assert_eq!(identify(&code), Ok(NftKind::Eth));
         let err = identify(&[0x60, 0x00, 0xf3]).unwrap_err();
-        assert!(
-            err.starts_with("its 3 bytes of code are not GenImNFT's"),
-            "{err}"
-        );
+        assert!(err.starts_with("its 3 bytes of code are neither"), "{err}");
+        let code = gen_im_token_nft::GenImTokenNFT::DEPLOYED_BYTECODE.to_vec();
+        assert_eq!(identify(&code), Ok(NftKind::Token));
     }
 }
