@@ -221,6 +221,7 @@ fn options(nft: Address, mode: &Mode, once: bool) -> ProvideOptions {
 
 async fn deploy(owner: &Connection, provider: Address) -> eyre::Result<Address> {
     let params = DeployParams {
+        token: None,
         owner: None,
         price: parse_ether("0.00003")?,
         fee_bps: 500,

@@ -97,12 +97,11 @@ pub async fn run(options: &DemoOptions, progress: impl Fn(&str)) -> Result<DemoR
     let owner = devnet.connect(0).await?;
     let provider = devnet.address(1);
     let params = DeployParams {
-        owner: None,
         price: parse_ether("0.00003").expect("a valid amount"),
         fee_bps: 500,
-        fee_recipient: None,
         delivery_window: 86_400,
         providers: vec![provider],
+        ..DeployParams::default()
     };
     let deployment = deploy::deploy(&owner, &params).await?;
     let nft = Nft::open(&owner, deployment.nft).await?;

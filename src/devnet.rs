@@ -6,10 +6,27 @@ use crate::chain::{ChainError, ConnectOptions, Connection};
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
     primitives::Address,
-    signers::local::PrivateKeySigner,
+    signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English},
     transports::http::reqwest::Url,
 };
 use std::path::{Path, PathBuf};
+
+/// anvil's public test mnemonic: its dev accounts derive from it (never use it for real money).
+pub const ANVIL_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// The first `n` anvil dev accounts.
+pub fn dev_addresses(n: u32) -> Vec<Address> {
+    (0..n)
+        .map(|i| {
+            MnemonicBuilder::<English>::default()
+                .phrase(ANVIL_MNEMONIC)
+                .index(i)
+                .and_then(|builder| builder.build())
+                .expect("anvil's mnemonic derives")
+                .address()
+        })
+        .collect()
+}
 
 /// anvil could not be found or started.
 #[derive(Debug, thiserror::Error)]

@@ -120,6 +120,14 @@ impl Connection {
         self.signer_address().ok_or(ChainError::NoWallet)
     }
 
+    /// The same connection (provider, chain) signing as `signer` (a relayer, a second role).
+    pub fn with_signer(&self, signer: PrivateKeySigner) -> Self {
+        Self {
+            sender: Some(Arc::new(Sender::new(signer))),
+            ..self.clone()
+        }
+    }
+
     /// This connection with a different receipt timeout (`None`: follow until mined).
     pub fn with_tx_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.options.tx_timeout = timeout;

@@ -6,15 +6,18 @@ use super::{
     print, print_json,
 };
 use crate::{
-    amount::format_eth,
+    amount::Asset,
+    chain::{ChainPreset, Connection},
     nft::{
         deploy::{self, DeployParams, FeeRecipient},
         deployment::Deployment,
+        known,
     },
     split,
     time::format_duration,
+    usdc::{self, UsdcOptions},
 };
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256};
 use std::path::PathBuf;
 
 /// Arguments of `genim deploy`.
@@ -31,11 +34,21 @@ use std::path::PathBuf;
 
   # Base Sepolia with a keystore (password from GENIM_KEYSTORE_PASSWORD or a prompt):
   genim deploy --chain base-sepolia --keystore ~/.foundry/keystores/deployer \\
-      --price 0.0001ether --provider 0x...")]
+      --price 0.0001ether --provider 0x...
+
+  # Priced in USDC (GenImTokenNFT, gasless mints); on anvil `usdc` deploys Circle's real
+  # USDC and gives each dev account 1000 USDC:
+  genim deploy --token usdc --price 0.05 --provider 0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
 pub struct DeployArgs {
-    /// Price of one mint: 0.00003ether, 30000gwei or plain wei.
-    #[arg(long, value_name = "AMOUNT", value_parser = parse_eth)]
-    pub price: U256,
+    /// Price of one mint: in ETH 0.00003ether, 30000gwei or plain wei; with --token, whole
+    /// token units such as 0.05 (USDC).
+    #[arg(long, value_name = "AMOUNT")]
+    pub price: String,
+
+    /// Price mints in this EIP-3009 token (a GenImTokenNFT): an address, or `usdc` for Circle's
+    /// USDC of the --chain preset (on anvil: deploy one and fund the dev accounts).
+    #[arg(long, value_name = "ADDRESS|usdc")]
+    pub token: Option<String>,
 
     /// Image provider to authorize; repeat for several.
     #[arg(long = "provider", value_name = "ADDRESS", required = true, value_parser = parse_address)]
@@ -86,6 +99,10 @@ impl DeployArgs {
     pub async fn run(self) -> eyre::Result<()> {
         // Everything the user typed is checked before touching the network.
         let split = self.split.as_deref().map(split::parse_split).transpose()?;
+        let token = self.token.as_deref().map(TokenChoice::parse).transpose()?;
+        if token.is_none() {
+            parse_eth(&self.price)?;
+        }
         let (conn, config) = self.rpc.connect(Some(&self.wallet)).await?;
         let deployer = conn.signer()?;
         let dir = self
@@ -95,6 +112,11 @@ impl DeployArgs {
         // Before anything is deployed: the record must be writable, or the addresses are lost.
         Deployment::check_writable(&dir, conn.chain_id)?;
         let previous = Deployment::load(&dir, conn.chain_id)?;
+        let asset = match &token {
+            None => Asset::Eth,
+            Some(choice) => choice.resolve(&conn).await?,
+        };
+        let price = asset.parse(&self.price)?;
         let fee_recipient = match (split, self.fee_recipient) {
             // Salt zero: the clone's address follows from the split alone, so the same split is
             // found again instead of created twice (a split never changes).
@@ -108,16 +130,23 @@ impl DeployArgs {
         };
         let params = DeployParams {
             owner: self.owner,
-            price: self.price,
+            token: asset.token(),
+            price,
             fee_bps: self.fee_bps,
             fee_recipient,
             delivery_window: self.delivery_window,
             providers: self.providers.clone(),
         };
+        let contract = if asset.token().is_some() {
+            "GenImTokenNFT"
+        } else {
+            "GenImNFT"
+        };
         eprintln!(
-            "deploying GenImNFT on chain {} from {deployer}: price {}, fee {} bps, delivery window {}",
+            "deploying {contract} on chain {} from {deployer}: price {}, fee {} bps, delivery \
+             window {}",
             conn.chain_id,
-            format_eth(self.price),
+            asset.format(price),
             self.fee_bps,
             format_duration(self.delivery_window)
         );
@@ -145,7 +174,13 @@ impl DeployArgs {
             }));
             return Ok(());
         }
-        print(format_args!("GenImNFT         {}", record.nft));
+        print(format_args!("{contract:<16} {}", record.nft));
+        if let Asset::Token {
+            address, symbol, ..
+        } = &asset
+        {
+            print(format_args!("priced in        {symbol} {address}"));
+        }
         if let (Some(splitter), Some(factory)) = (record.splitter, record.splitter_factory) {
             let shares: Vec<String> = record
                 .split
@@ -174,5 +209,56 @@ impl DeployArgs {
         ));
         print(format_args!("record           {}", path.display()));
         Ok(())
+    }
+}
+
+/// `--token`: an address, or `usdc`.
+#[derive(Debug, Clone, Copy)]
+enum TokenChoice {
+    Address(Address),
+    Usdc,
+}
+
+impl TokenChoice {
+    fn parse(text: &str) -> eyre::Result<Self> {
+        if text.trim().eq_ignore_ascii_case("usdc") {
+            return Ok(Self::Usdc);
+        }
+        Ok(Self::Address(parse_address(text)?))
+    }
+
+    /// The token's asset; `usdc` is the preset chain's USDC, or on anvil a fresh real USDC
+    /// funded for the dev accounts.
+    async fn resolve(self, conn: &Connection) -> eyre::Result<Asset> {
+        let address = match self {
+            Self::Address(address) => address,
+            Self::Usdc => match ChainPreset::from_chain_id(conn.chain_id) {
+                Some(ChainPreset::Anvil) => {
+                    let holders = crate::devnet::dev_addresses(10);
+                    let local = usdc::deploy(
+                        conn,
+                        &UsdcOptions {
+                            holders,
+                            ..UsdcOptions::default()
+                        },
+                    )
+                    .await?;
+                    eprintln!(
+                        "deployed USDC (Circle's FiatTokenV2_2 behind FiatTokenProxy) at {}; the \
+                         10 anvil dev accounts hold 1000 USDC each",
+                        local.address
+                    );
+                    local.address
+                }
+                Some(preset) => preset.usdc().ok_or_else(|| {
+                    eyre::eyre!("genim knows no USDC on {preset}: pass --token ADDRESS")
+                })?,
+                None => eyre::bail!(
+                    "genim knows no USDC on chain {}: pass --token ADDRESS",
+                    conn.chain_id
+                ),
+            },
+        };
+        Ok(known::erc20_asset(conn, address).await?)
     }
 }

@@ -2,16 +2,21 @@
 //! provider delivers its image.
 
 use super::{
-    opts::{SendOpts, parse_eth},
+    opts::{SendOpts, Session, parse_eth},
     print, print_json,
 };
 use crate::{
+    chain::ChainError,
+    eip3009::Kind,
     http::redact_url_str,
+    logging,
     nft::{
-        mint::{self, MintRequest},
+        Nft,
+        mint::{self, MintRequest, Minted},
         token::{self, FollowOptions, FollowOutcome, TokenStatus},
     },
     time::format_utc,
+    wallet::{self, Secret},
 };
 use alloy::primitives::U256;
 use eyre::WrapErr;
@@ -29,7 +34,10 @@ use std::{io::IsTerminal, time::Duration};
   genim mint --prompt 'a red fox' --wait --ipfs-gateway http://127.0.0.1:8080
 
   # Refuse to pay more than you expect if the owner raised the price:
-  genim mint --prompt 'a red fox' --max-price 0.00003ether")]
+  genim mint --prompt 'a red fox' --max-price 0.00003ether
+
+  # A USDC-priced contract, without gas: you sign, a relayer account submits and pays gas:
+  GENIM_RELAYER_KEY=0x... genim mint --prompt 'a red fox' --gasless")]
 pub struct MintArgs {
     /// What to draw: 1 to 1000 bytes of text.
     #[arg(long, value_name = "TEXT")]
@@ -43,6 +51,26 @@ pub struct MintArgs {
     /// Refuse to mint (and pay nothing) when the price is above this amount.
     #[arg(long, value_name = "AMOUNT")]
     pub max_price: Option<String>,
+
+    /// Pay a token-priced contract without gas: sign an EIP-3009 authorization of the price
+    /// (its nonce commits to the prompt), which the --relayer-key account submits.
+    #[arg(long)]
+    pub gasless: bool,
+
+    /// With --gasless: the account that submits the mint and pays its gas.
+    #[arg(
+        long,
+        env = "GENIM_RELAYER_KEY",
+        hide_env_values = true,
+        value_name = "HEX",
+        requires = "gasless"
+    )]
+    pub relayer_key: Option<Secret>,
+
+    /// With --gasless: which authorization to sign; `receive` can only be executed by the
+    /// contract, so nobody can front-run it.
+    #[arg(long, value_enum, default_value = "receive", requires = "gasless")]
+    pub authorization: AuthorizationKind,
 
     /// Follow the token until it is delivered, then print its URI and metadata.
     #[arg(long)]
@@ -71,25 +99,75 @@ pub struct MintArgs {
     pub opts: SendOpts,
 }
 
+/// `--authorization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthorizationKind {
+    /// ReceiveWithAuthorization: only the contract can execute it.
+    Receive,
+    /// TransferWithAuthorization: what x402 clients sign.
+    Transfer,
+}
+
 impl MintArgs {
-    /// Mints, prints the token id, and with `--wait` follows it.
-    pub async fn run(self) -> eyre::Result<()> {
-        mint::check_prompt(&self.prompt)?;
-        let session = self.opts.open().await?;
-        let (conn, nft) = (&session.conn, &session.nft);
+    fn request(&self, nft: &Nft) -> eyre::Result<MintRequest> {
         let max_price = self
             .max_price
             .as_deref()
             .map(|text| nft.asset.parse(text))
             .transpose()?;
-        let request = MintRequest {
+        Ok(MintRequest {
             prompt: self.prompt.clone(),
             value: self.value,
             max_price,
+        })
+    }
+
+    /// The wallet signs the authorization; the relayer account submits it.
+    async fn mint_gasless(&self) -> eyre::Result<(Session, Minted)> {
+        let relayer_key = self.relayer_key.as_ref().ok_or_else(|| {
+            eyre::eyre!(
+                "--gasless needs a relayer to submit the mint: pass --relayer-key (or set \
+                 GENIM_RELAYER_KEY)"
+            )
+        })?;
+        logging::register_secret(relayer_key.expose());
+        let relayer_signer = wallet::parse_private_key(relayer_key.expose())?;
+        let (conn, config) = self.opts.rpc.connect(None).await?;
+        let payer = self
+            .opts
+            .wallet
+            .signer(&config)
+            .await?
+            .ok_or(ChainError::NoWallet)?;
+        let nft = Nft::resolve(&conn, &self.opts.contract.source(&config)?).await?;
+        let request = self.request(&nft)?;
+        let kind = match self.authorization {
+            AuthorizationKind::Receive => Kind::Receive,
+            AuthorizationKind::Transfer => Kind::Transfer,
         };
-        let price = mint::price_to_pay(conn, nft, &request).await?;
-        tracing::info!(nft = %nft.address, price = %nft.format(price), "minting");
-        let minted = mint::mint(conn, nft, &request).await?;
+        let signed = mint::sign_mint(&conn, &nft, &request, &payer, kind).await?;
+        let relayer = conn.with_signer(relayer_signer);
+        let minted = mint::relay_mint(&relayer, &nft, &signed).await?;
+        let session = Session {
+            conn: conn.with_signer(payer),
+            nft,
+            config,
+        };
+        Ok((session, minted))
+    }
+
+    /// Mints, prints the token id, and with `--wait` follows it.
+    pub async fn run(self) -> eyre::Result<()> {
+        mint::check_prompt(&self.prompt)?;
+        let (session, minted) = if self.gasless {
+            self.mint_gasless().await?
+        } else {
+            let session = self.opts.open().await?;
+            let request = self.request(&session.nft)?;
+            let minted = mint::mint(&session.conn, &session.nft, &request).await?;
+            (session, minted)
+        };
+        let (conn, nft) = (&session.conn, &session.nft);
         // The token exists and was paid for: its id goes out at once, whatever happens next.
         if self.json {
             print_json(&minted);

@@ -22,7 +22,7 @@ pub struct StatusArgs {
     pub token_id: U256,
 
     /// Print the result as JSON: {"tokenId","state","owner","escrow","deadline","tokenUri",
-    /// "digest"}.
+    /// "digest","deliverers"}.
     #[arg(long)]
     pub json: bool,
 
@@ -59,6 +59,15 @@ impl StatusArgs {
             "deadline   {}{note}",
             format_utc(status.deadline)
         ));
+        if status.state == TokenState::Pending {
+            let who: Vec<String> = status.deliverers.iter().map(ToString::to_string).collect();
+            let who = if who.is_empty() {
+                "nobody (no provider authorized at its mint is still authorized)".to_owned()
+            } else {
+                who.join(", ")
+            };
+            print(format_args!("deliverers {who}"));
+        }
         if status.state == TokenState::Delivered {
             print(format_args!("digest     {}", status.digest));
         }

@@ -7,7 +7,7 @@ use super::deployment::{
     ConstructorArgs, Deployment, DeploymentTxs, RecordError, SplitShare, compiler_version,
 };
 use crate::{
-    bindings::gen_im_nft::GenImNFT,
+    bindings::{gen_im_nft::GenImNFT, gen_im_token_nft::GenImTokenNFT},
     chain::{ChainError, Connection},
     split,
 };
@@ -30,10 +30,12 @@ pub enum FeeRecipient {
 }
 
 /// What to deploy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DeployParams {
     /// Contract owner [default: the deployer].
     pub owner: Option<Address>,
+    /// The EIP-3009 token (USDC, EURC) to price in: a GenImTokenNFT; `None`: a GenImNFT in ETH.
+    pub token: Option<Address>,
     /// Price per mint in the asset's smallest unit.
     pub price: U256,
     /// Fee in basis points.
@@ -132,36 +134,57 @@ pub async fn deploy(conn: &Connection, params: &DeployParams) -> Result<Deployme
     };
     let args = ConstructorArgs {
         owner,
-        token: None,
+        token: params.token,
         price: params.price,
         fee_bps: params.fee_bps,
         fee_recipient,
         delivery_window: params.delivery_window,
     };
-    let tx = GenImNFT::deploy_builder(
-        conn.provider.clone(),
-        args.owner,
-        args.price,
-        args.fee_bps,
-        args.fee_recipient,
-        args.delivery_window,
-    )
-    .into_transaction_request();
+    let (name, tx, bytecode) = match params.token {
+        None => (
+            "GenImNFT",
+            GenImNFT::deploy_builder(
+                conn.provider.clone(),
+                args.owner,
+                args.price,
+                args.fee_bps,
+                args.fee_recipient,
+                args.delivery_window,
+            )
+            .into_transaction_request(),
+            &GenImNFT::BYTECODE,
+        ),
+        Some(token) => (
+            "GenImTokenNFT",
+            GenImTokenNFT::deploy_builder(
+                conn.provider.clone(),
+                args.owner,
+                token,
+                args.price,
+                args.fee_bps,
+                args.fee_recipient,
+                args.delivery_window,
+            )
+            .into_transaction_request(),
+            &GenImTokenNFT::BYTECODE,
+        ),
+    };
+    let step = format!("deploying {name}");
     let receipt = conn
         .send(tx)
         .await
-        .map_err(|err| fail("deploying GenImNFT", &created, err.into()))?;
+        .map_err(|err| fail(&step, &created, err.into()))?;
     let nft = receipt.contract_address.ok_or_else(|| {
         fail(
-            "deploying GenImNFT",
+            &step,
             &created,
             ChainError::Reverted("the deployment has no contract address".into()).into(),
         )
     })?;
-    created.push(("GenImNFT".into(), nft, Some(receipt.transaction_hash)));
+    created.push((name.into(), nft, Some(receipt.transaction_hash)));
     txs.nft = receipt.transaction_hash;
     let block = receipt.block_number.unwrap_or_default();
-    info!(%nft, block, "GenImNFT deployed");
+    info!(%nft, block, "{name} deployed");
     let contract = GenImNFT::new(nft, conn.provider.clone());
     for provider in &params.providers {
         let tx = contract
@@ -186,7 +209,7 @@ pub async fn deploy(conn: &Connection, params: &DeployParams) -> Result<Deployme
         block,
         tx: txs,
         constructor_args: args,
-        compiler: compiler_version(&GenImNFT::BYTECODE).unwrap_or_else(|| "unknown".into()),
+        compiler: compiler_version(bytecode).unwrap_or_else(|| "unknown".into()),
         genim_version: env!("CARGO_PKG_VERSION").into(),
     })
 }

@@ -1,13 +1,19 @@
 //! Minting: pay the price (held in escrow) and get a token whose image providers generate.
 
-use super::{Nft, NftError, NftKind, token_id_json};
+use super::{Nft, NftError, NftKind, known::IERC20, token_id_json};
 use crate::{
     amount::decimal,
-    bindings::gen_im_nft::GenImNFT,
+    bindings::{gen_im_nft::GenImNFT, gen_im_token_nft::GenImTokenNFT},
     chain::{ChainError, Connection, receipt_event},
+    eip3009::{self, Authorization, Kind},
 };
-use alloy::primitives::{TxHash, U256};
-use serde::Serialize;
+use alloy::{
+    primitives::{Address, B256, Bytes, TxHash, U256, keccak256},
+    signers::local::PrivateKeySigner,
+    sol_types::SolValue,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Longest prompt the contracts accept, in bytes.
 pub const MAX_PROMPT_BYTES: usize = 1000;
@@ -80,25 +86,161 @@ pub async fn price_to_pay(
     Ok(request.value.unwrap_or(price))
 }
 
-/// Mints a token for `request.prompt` on an ETH-priced contract, paying the price (or exactly
-/// `request.value`), and decodes its id from the receipt's `ImageRequested` log.
+/// Mints a token for `request.prompt`, paying the price (or exactly `request.value`) from the
+/// signer: in ETH, or in the contract's token after approving it when the allowance is short.
+/// Decodes the token id from the receipt's `ImageRequested` log.
 pub async fn mint(conn: &Connection, nft: &Nft, request: &MintRequest) -> Result<Minted, NftError> {
     check_prompt(&request.prompt)?;
-    conn.signer()?;
+    let me = conn.signer()?;
     let value = price_to_pay(conn, nft, request).await?;
-    if nft.kind != NftKind::Eth {
+    tracing::info!(nft = %nft.address, price = %nft.format(value), "minting");
+    let receipt = match nft.kind {
+        NftKind::Eth => {
+            let tx = nft
+                .contract(conn)
+                .mint(request.prompt.clone())
+                .value(value)
+                .into_transaction_request();
+            conn.send(tx).await?
+        }
+        NftKind::Token => {
+            let token = nft
+                .asset
+                .token()
+                .expect("a token-priced contract has a token");
+            let erc20 = IERC20::new(token, conn.provider.clone());
+            let allowance = erc20
+                .allowance(me, nft.address)
+                .call()
+                .await
+                .map_err(|err| conn.call_error(err))?;
+            if allowance < value {
+                conn.send(erc20.approve(nft.address, value).into_transaction_request())
+                    .await?;
+            }
+            let tx = GenImTokenNFT::new(nft.address, conn.provider.clone())
+                .mint(request.prompt.clone())
+                .into_transaction_request();
+            conn.send(tx).await?
+        }
+    };
+    minted_from(&receipt, nft)
+}
+
+/// A gasless mint, signed by the payer and ready for anyone to relay: the prompt and the
+/// EIP-3009 authorization of exactly the price to the contract. Its nonce commits to the prompt
+/// ([`prompt_nonce`]), so whoever relays it cannot swap the prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedMint {
+    pub prompt: String,
+    /// Which authorization was signed (`receive` cannot be front-run).
+    pub kind: Kind,
+    pub authorization: Authorization,
+    pub signature: Bytes,
+}
+
+/// How long a gasless mint's authorization stays valid.
+pub const AUTHORIZATION_VALIDITY: Duration = Duration::from_secs(3600);
+
+/// GenImTokenNFT's `promptNonce`: the nonce that commits an authorization to a prompt,
+/// `keccak256(abi.encode(nft, from, keccak256(prompt), validAfter, validBefore))`.
+pub fn prompt_nonce(
+    nft: Address,
+    prompt: &str,
+    from: Address,
+    valid_after: U256,
+    valid_before: U256,
+) -> B256 {
+    keccak256(
+        (
+            nft,
+            from,
+            keccak256(prompt.as_bytes()),
+            valid_after,
+            valid_before,
+        )
+            .abi_encode(),
+    )
+}
+
+/// Signs a gasless mint of `prompt` as `payer`, for the current price (checked against the
+/// request's `max_price`), valid from now for [`AUTHORIZATION_VALIDITY`].
+pub async fn sign_mint(
+    conn: &Connection,
+    nft: &Nft,
+    request: &MintRequest,
+    payer: &PrivateKeySigner,
+    kind: Kind,
+) -> Result<SignedMint, NftError> {
+    check_prompt(&request.prompt)?;
+    let Some(token) = nft.asset.token() else {
         return Err(NftError::Refused(format!(
-            "{} is priced in {}; token-priced mints are not supported by this call",
+            "{} is priced in ETH: gasless mints need a token-priced contract (GenImTokenNFT)",
+            nft.address
+        )));
+    };
+    let value = price_to_pay(conn, nft, request).await?;
+    let domain = eip3009::domain(conn, token).await?;
+    let now = conn.chain_time().await?;
+    let (valid_after, valid_before) = (
+        U256::ZERO,
+        U256::from(now + AUTHORIZATION_VALIDITY.as_secs()),
+    );
+    let from = payer.address();
+    let authorization = Authorization {
+        from,
+        to: nft.address,
+        value,
+        valid_after,
+        valid_before,
+        nonce: prompt_nonce(
             nft.address,
-            nft.asset.symbol()
+            &request.prompt,
+            from,
+            valid_after,
+            valid_before,
+        ),
+    };
+    let signature = authorization
+        .sign(kind, &domain, payer)
+        .await
+        .map_err(|err| ChainError::Signing(err.to_string()))?;
+    Ok(SignedMint {
+        prompt: request.prompt.clone(),
+        kind,
+        authorization,
+        signature,
+    })
+}
+
+/// Submits a signed gasless mint from `relayer` (who pays the gas): the contract pulls the
+/// price from the payer and mints the token to the payer.
+pub async fn relay_mint(
+    relayer: &Connection,
+    nft: &Nft,
+    signed: &SignedMint,
+) -> Result<Minted, NftError> {
+    check_prompt(&signed.prompt)?;
+    relayer.signer()?;
+    let auth = &signed.authorization;
+    if auth.to != nft.address {
+        return Err(NftError::Refused(format!(
+            "the authorization pays {}, not this contract {}",
+            auth.to, nft.address
         )));
     }
-    let tx = nft
-        .contract(conn)
-        .mint(request.prompt.clone())
-        .value(value)
+    let tx = GenImTokenNFT::new(nft.address, relayer.provider.clone())
+        .mintWithAuthorization(
+            signed.prompt.clone(),
+            auth.from,
+            auth.valid_after,
+            auth.valid_before,
+            auth.nonce,
+            signed.signature.clone(),
+        )
         .into_transaction_request();
-    let receipt = conn.send(tx).await?;
+    let receipt = relayer.send(tx).await?;
     minted_from(&receipt, nft)
 }
 
@@ -125,6 +267,26 @@ pub fn minted_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_nonce_matches_the_contract_vector() {
+        // contracts/test/GenImTokenNFT.t.sol `test_PromptNonceVector`.
+        let nonce = prompt_nonce(
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+                .parse()
+                .unwrap(),
+            "a fox in the snow",
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+                .parse()
+                .unwrap(),
+            U256::ZERO,
+            U256::from(1_750_003_600u64),
+        );
+        let expected: B256 = "0x45e5641bb06f9dedc8f149678a57debaedf6670c026a90bd90199734d921d06d"
+            .parse()
+            .unwrap();
+        assert_eq!(nonce, expected);
+    }
 
     #[test]
     fn blank_and_long_prompts_are_refused_before_paying() {

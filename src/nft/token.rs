@@ -53,7 +53,7 @@ impl fmt::Display for TokenState {
 }
 
 /// A token as `genim status` shows it (`--json`: `tokenId`, `state`, `owner`, `escrow`,
-/// `deadline`, `tokenUri`, `digest`).
+/// `deadline`, `tokenUri`, `digest`, `deliverers`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenStatus {
@@ -73,6 +73,9 @@ pub struct TokenStatus {
     pub token_uri: Option<String>,
     /// The delivered metadata digest (zero unless delivered).
     pub digest: B256,
+    /// Who may deliver it (the providers authorized when it was minted, still authorized);
+    /// empty unless pending.
+    pub deliverers: Vec<Address>,
 }
 
 /// Reads a token's state, owner and URI.
@@ -88,6 +91,15 @@ async fn read(conn: &Connection, nft: &Nft, token_id: U256) -> Result<TokenStatu
         .await
         .map_err(|err| conn.call_error(err))?;
     let state = TokenState::from_u8(raw.state);
+    let deliverers = if state == TokenState::Pending {
+        contract
+            .deliverersOf(token_id)
+            .call()
+            .await
+            .map_err(|err| conn.call_error(err))?
+    } else {
+        Vec::new()
+    };
     let (owner, token_uri) = if matches!(state, TokenState::Pending | TokenState::Delivered) {
         let owner = contract
             .ownerOf(token_id)
@@ -111,6 +123,7 @@ async fn read(conn: &Connection, nft: &Nft, token_id: U256) -> Result<TokenStatu
         deadline: raw.deadline,
         token_uri,
         digest: raw.digest,
+        deliverers,
     })
 }
 

@@ -11,4 +11,5 @@ mod hostile;
 mod lifecycle;
 mod provide;
 mod stores;
+mod token;
 mod usdc;
