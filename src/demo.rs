@@ -5,6 +5,7 @@
 use crate::{
     amount::Asset,
     devnet::{Devnet, DevnetError},
+    eip3009::Kind,
     generate::{self, GeneratorConfig, GeneratorKind},
     nft::{
         Nft, NftError,
@@ -13,6 +14,7 @@ use crate::{
     },
     provide::{ImageProvider, ProvideOptions, Report},
     store::StoreSpec,
+    usdc::{self, UsdcOptions},
 };
 use alloy::primitives::{Address, U256, utils::parse_ether};
 use serde::Serialize;
@@ -31,9 +33,22 @@ pub const PROMPTS: [&str; 5] = [
 /// How long the demo waits for every image.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What the demo's contract is priced in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DemoAsset {
+    /// GenImNFT at 0.00003 ETH; users mint with ETH.
+    #[default]
+    Eth,
+    /// GenImTokenNFT at 0.05 USDC (Circle's real USDC deployed on the fly); users mint
+    /// gaslessly, a relayer submits their signed authorizations.
+    Usdc,
+}
+
 /// What the demo runs.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
+    /// What the contract is priced in.
+    pub asset: DemoAsset,
     /// Images to mint (1-5), one per sample prompt, each from its own dev account.
     pub images: usize,
     /// Folder for the image store and the provider's state.
@@ -86,6 +101,9 @@ pub struct DemoReport {
     pub images: Vec<DemoImage>,
     /// Gas of every delivery transaction.
     pub gas_used: u64,
+    /// What the provider withdrew at the end of its run.
+    #[serde(with = "crate::amount::decimal")]
+    pub withdrawn: U256,
     /// Where images and metadata are, each under its CID.
     pub store: PathBuf,
 }
@@ -96,8 +114,29 @@ pub async fn run(options: &DemoOptions, progress: impl Fn(&str)) -> Result<DemoR
     progress(&format!("started anvil at {}", devnet.url()));
     let owner = devnet.connect(0).await?;
     let provider = devnet.address(1);
+    let images = options.images.clamp(1, PROMPTS.len());
+    let users: Vec<Address> = (0..images).map(|i| devnet.address(2 + i)).collect();
+    let (token, price) = match options.asset {
+        DemoAsset::Eth => (None, parse_ether("0.00003").expect("a valid amount")),
+        DemoAsset::Usdc => {
+            let usdc = usdc::deploy(
+                &owner,
+                &UsdcOptions {
+                    holders: users.clone(),
+                    ..UsdcOptions::default()
+                },
+            )
+            .await?;
+            progress(&format!(
+                "deployed USDC (Circle's FiatTokenV2_2) at {}, 1000 USDC for each user",
+                usdc.address
+            ));
+            (Some(usdc.address), U256::from(50_000u64))
+        }
+    };
     let params = DeployParams {
-        price: parse_ether("0.00003").expect("a valid amount"),
+        token,
+        price,
         fee_bps: 500,
         delivery_window: 86_400,
         providers: vec![provider],
@@ -106,23 +145,42 @@ pub async fn run(options: &DemoOptions, progress: impl Fn(&str)) -> Result<DemoR
     let deployment = deploy::deploy(&owner, &params).await?;
     let nft = Nft::open(&owner, deployment.nft).await?;
     progress(&format!(
-        "deployed GenImNFT at {} (chain {}), provider {provider}",
-        nft.address, owner.chain_id
+        "deployed {} at {} (chain {}), price {}, provider {provider}",
+        if token.is_some() {
+            "GenImTokenNFT"
+        } else {
+            "GenImNFT"
+        },
+        nft.address,
+        owner.chain_id,
+        nft.format(price)
     ));
 
-    let images = options.images.clamp(1, PROMPTS.len());
     for (i, prompt) in PROMPTS.iter().take(images).enumerate() {
-        let user = devnet.connect(2 + i).await?;
         let request = MintRequest {
             prompt: (*prompt).into(),
             ..MintRequest::default()
         };
-        let token = mint::mint(&user, &nft, &request).await?;
+        let token = match options.asset {
+            DemoAsset::Eth => mint::mint(&devnet.connect(2 + i).await?, &nft, &request).await?,
+            DemoAsset::Usdc => {
+                // The user only signs; the owner's account relays and pays the gas.
+                let signed =
+                    mint::sign_mint(&owner, &nft, &request, &devnet.signer(2 + i), Kind::Receive)
+                        .await?;
+                mint::relay_mint(&owner, &nft, &signed).await?
+            }
+        };
         progress(&format!(
-            "user {} minted token {} for {}: {prompt:?}",
-            devnet.address(2 + i),
+            "user {} minted token {} for {}{}: {prompt:?}",
+            users[i],
             token.token_id,
-            nft.format(token.paid)
+            nft.format(token.paid),
+            if options.asset == DemoAsset::Usdc {
+                " without gas"
+            } else {
+                ""
+            }
         ));
     }
 
@@ -220,6 +278,7 @@ pub async fn run(options: &DemoOptions, progress: impl Fn(&str)) -> Result<DemoR
         asset: nft.asset,
         images: rows,
         gas_used: totals.gas_used,
+        withdrawn: totals.withdrawn,
         store: store_dir,
     })
 }
