@@ -7,6 +7,7 @@ mod mock;
 mod bind;
 mod build;
 mod cli;
+mod demo;
 mod hostile;
 mod lifecycle;
 mod provide;
