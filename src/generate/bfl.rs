@@ -265,6 +265,14 @@ impl BflGenerator {
 }
 
 impl Generator for BflGenerator {
+    fn health(&self) -> BoxFuture<'_, Result<(), GenerateError>> {
+        Box::pin(super::remote::reachable(
+            &self.client,
+            &self.endpoint,
+            &self.shown,
+        ))
+    }
+
     fn kind(&self) -> GeneratorKind {
         GeneratorKind::Bfl
     }

@@ -57,6 +57,12 @@ pub trait Generator: Send + Sync + fmt::Debug {
         request: &ImageRequest,
     ) -> BoxFuture<'_, Result<GeneratedImage, GenerateError>>;
 
+    /// Whether the generator can be reached now (`genim serve`'s `/healthz`); the built-in one
+    /// always can. Sends no generation request (they cost money).
+    fn health(&self) -> BoxFuture<'_, Result<(), GenerateError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// A one-line description for logs (kind, model, size, endpoint without credentials).
     fn describe(&self) -> String {
         format!("{} {} {}", self.kind(), self.model(), self.size())

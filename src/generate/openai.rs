@@ -141,6 +141,14 @@ impl OpenAiGenerator {
 }
 
 impl Generator for OpenAiGenerator {
+    fn health(&self) -> BoxFuture<'_, Result<(), GenerateError>> {
+        Box::pin(super::remote::reachable(
+            &self.client,
+            &self.endpoint,
+            &self.shown,
+        ))
+    }
+
     fn kind(&self) -> GeneratorKind {
         GeneratorKind::OpenAi
     }

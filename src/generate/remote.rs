@@ -103,3 +103,16 @@ mod tests {
         assert!(matches!(err, GenerateError::BadResponse { .. }), "{err:?}");
     }
 }
+
+/// Whether the API's host answers at all: any HTTP status, even 401 or 405, means reachable
+/// (a health check must not spend a generation, nor send the key).
+pub(crate) async fn reachable(
+    client: &http::Client,
+    url: &Url,
+    shown: &str,
+) -> Result<(), GenerateError> {
+    match client.send(client.get(url.clone()), shown).await {
+        Ok(_) | Err(HttpError::Status { .. }) => Ok(()),
+        Err(err) => Err(GenerateError::Http(err)),
+    }
+}

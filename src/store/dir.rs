@@ -88,6 +88,27 @@ impl DirStore {
 }
 
 impl Store for DirStore {
+    fn health(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        let dir = self.dir().to_path_buf();
+        Box::pin(async move {
+            // A file can be created (and removed) in the folder: not full, not read-only.
+            let probe = tokio::task::spawn_blocking(move || {
+                tempfile::Builder::new()
+                    .prefix(".genim-health")
+                    .tempfile_in(&dir)
+                    .map(drop)
+                    .map_err(|err| (dir, err))
+            })
+            .await
+            .expect("the probe task does not panic");
+            probe.map_err(|(path, source)| StoreError::Io {
+                op: "create a file in",
+                path,
+                source,
+            })
+        })
+    }
+
     fn put(&self, bytes: Bytes, _name_hint: &str) -> BoxFuture<'_, Result<String, StoreError>> {
         let store = self.clone();
         Box::pin(async move {

@@ -177,6 +177,16 @@ impl IpfsStore {
 }
 
 impl Store for IpfsStore {
+    fn health(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let (url, shown) = self.endpoint("version", &[]);
+            self.client
+                .fetch(self.client.post(url), &shown, 64 << 10)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn put(&self, bytes: Bytes, name_hint: &str) -> BoxFuture<'_, Result<String, StoreError>> {
         let name = name_hint.to_string();
         Box::pin(async move { self.add(bytes, &name).await })

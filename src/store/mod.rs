@@ -50,6 +50,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// A one-line description for logs, without credentials (e.g. `dir ./images`).
     fn describe(&self) -> String;
+
+    /// Whether the store can be used now (`genim serve`'s `/healthz`): the folder is
+    /// writable, the IPFS node answers.
+    fn health(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Opens the store described by `spec` (`dir:PATH` or `ipfs:URL`), with default options.
