@@ -19,7 +19,10 @@ pub mod local;
 pub mod metrics;
 pub mod openai;
 pub mod pricing;
+pub mod server;
 pub mod web;
+
+pub use server::{Server, ServeOptions};
 
 use crate::{
     amount::Asset,
@@ -73,7 +76,10 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub ledger: Arc<dyn Ledger>,
     pub metrics: Metrics,
-    pub facilitator: x402::facilitator::Facilitator,
+    /// Verifies and settles (the routes under `/facilitator`, and this server's own payments).
+    pub facilitator: Arc<x402::Facilitator>,
+    /// The payment token's EIP-712 name and version (x402's `extra`).
+    pub token_domain: Option<x402::wire::TokenDomain>,
     /// This instance's id, owner of its ledger leases.
     pub instance: String,
     /// The base URL clients reach this server at (for `url` responses and x402 resources).
@@ -90,10 +96,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/images/generations", axum::routing::post(images::generate))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
-        .nest(
-            "/facilitator",
-            x402::facilitator::router(state.facilitator.clone()),
-        )
+        .nest("/facilitator", x402::router(state.facilitator.clone()))
         .with_state(state.clone());
     if let Some(web) = &state.web {
         app = app.merge(web::router(web.clone()));
