@@ -1,0 +1,18 @@
+//! x402: HTTP 402 payments with gasless EIP-3009 USDC authorizations, both generations of the
+//! protocol (v1 and v2) on the wire.
+//!
+//! - [`wire`]: the formats (402s, payment and settlement headers, facilitator bodies), the
+//!   generation-agnostic [`Requirement`], the standard [`Reason`]s.
+//!
+//! genim does not use the `x402-types` crate (x402-rs 2.0.2): its reason codes are not the
+//! reference strings (`invalid_format`, `chain_id_mismatch`), its settle answers say
+//! `error_reason` where the protocol says `errorReason` and drop the payer and transaction on
+//! failure, it has no `invalidMessage`/`errorMessage`, and its typed addresses and amounts stop
+//! at the first bad field instead of naming a reason. What it would save is a few serde
+//! structs.
+
+pub mod wire;
+
+pub use wire::{
+    Payment, PaymentError, PaymentRequired, Reason, Requirement, Resource, TokenDomain, Version,
+};
