@@ -3,6 +3,8 @@
 //!
 //! - [`wire`]: the formats (402s, payment and settlement headers, facilitator bodies), the
 //!   generation-agnostic [`Requirement`], the standard [`Reason`]s.
+//! - [`verify`]: every check before work starts, ending with a simulation of the settlement.
+//! - [`settle`]: settlement at most once per authorization, front-running counted as paid.
 //!
 //! genim does not use the `x402-types` crate (x402-rs 2.0.2): its reason codes are not the
 //! reference strings (`invalid_format`, `chain_id_mismatch`), its settle answers say
@@ -11,8 +13,12 @@
 //! at the first bad field instead of naming a reason. What it would save is a few serde
 //! structs.
 
+pub mod settle;
+pub mod verify;
 pub mod wire;
 
+pub use settle::{Executor, SettleError, Settled, Settler};
+pub use verify::{AuthorizationKey, Mode, Verified, VerifyError};
 pub use wire::{
     Payment, PaymentError, PaymentRequired, Reason, Requirement, Resource, TokenDomain, Version,
 };

@@ -14,3 +14,6 @@ mod provide;
 mod stores;
 mod token;
 mod usdc;
+mod x402_harness;
+mod x402_settle;
+mod x402_verify;
