@@ -5,6 +5,13 @@
 //!   generation-agnostic [`Requirement`], the standard [`Reason`]s.
 //! - [`verify`]: every check before work starts, ending with a simulation of the settlement.
 //! - [`settle`]: settlement at most once per authorization, front-running counted as paid.
+//! - [`facilitator`]: both in one value, and its HTTP routes (`/verify`, `/settle`,
+//!   `/supported`) for reference x402 servers.
+//!
+//! A resource server (`genim serve`) holds one [`Facilitator`] and, per paid request:
+//! [`wire::decode_payment`] the header (none: answer [`wire::payment_required`]); check it with
+//! [`Facilitator::verify`] before the work; do the work; [`Facilitator::settle`]; answer with
+//! [`wire::settlement_header`] in the payment's generation.
 //!
 //! genim does not use the `x402-types` crate (x402-rs 2.0.2): its reason codes are not the
 //! reference strings (`invalid_format`, `chain_id_mismatch`), its settle answers say
@@ -13,10 +20,12 @@
 //! at the first bad field instead of naming a reason. What it would save is a few serde
 //! structs.
 
+pub mod facilitator;
 pub mod settle;
 pub mod verify;
 pub mod wire;
 
+pub use facilitator::{Facilitator, router};
 pub use settle::{Executor, SettleError, Settled, Settler};
 pub use verify::{AuthorizationKey, Mode, Verified, VerifyError};
 pub use wire::{

@@ -14,6 +14,8 @@ mod provide;
 mod stores;
 mod token;
 mod usdc;
+mod x402_facilitator;
 mod x402_harness;
+mod x402_server;
 mod x402_settle;
 mod x402_verify;
