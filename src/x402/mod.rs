@@ -7,6 +7,7 @@
 //! - [`settle`]: settlement at most once per authorization, front-running counted as paid.
 //! - [`facilitator`]: both in one value, and its HTTP routes (`/verify`, `/settle`,
 //!   `/supported`) for reference x402 servers.
+//! - [`client`]: paying a 402 (`genim pay`).
 //!
 //! A resource server (`genim serve`) holds one [`Facilitator`] and, per paid request:
 //! [`wire::decode_payment`] the header (none: answer [`wire::payment_required`]); check it with
@@ -20,6 +21,7 @@
 //! at the first bad field instead of naming a reason. What it would save is a few serde
 //! structs.
 
+pub mod client;
 pub mod facilitator;
 pub mod settle;
 pub mod verify;

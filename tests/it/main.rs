@@ -16,6 +16,8 @@ mod token;
 mod usdc;
 mod x402_facilitator;
 mod x402_harness;
+mod x402_pay;
 mod x402_server;
 mod x402_settle;
 mod x402_verify;
+mod x402_wire;
