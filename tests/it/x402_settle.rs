@@ -5,7 +5,7 @@
 use crate::x402_harness::{
     OWNER, PAYEE, PAYER, RELAYER, THIRD_PARTY, X402Chain, authorization, payment, requirement,
 };
-use alloy::{primitives::U256, rpc::types::TransactionReceipt};
+use alloy::{primitives::U256, providers::Provider, rpc::types::TransactionReceipt};
 use genim::{
     bindings::gen_im_token_nft::GenImTokenNFT,
     chain::Connection,
@@ -261,5 +261,71 @@ async fn escrow_mints_once_and_mints_for_a_front_run_payment() {
         chain.balance(usdc, payer.address()).await,
         U256::from(1_000_000_000u64 - 20_000),
         "two payments, two charges"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_settlement_is_followed_never_sent_twice() {
+    let chain = X402Chain::start(31337).await;
+    let payer = chain.signer(PAYER);
+    let usdc = chain.usdc(&[payer.address()]).await;
+    let req = requirement(&chain, usdc, chain.address(PAYEE), "USD Coin");
+    let p = payment(
+        &req,
+        &authorization(&req, payer.address(), chain.now().await),
+        &payer,
+        Version::V2,
+    )
+    .await;
+    // Blocks stop coming: the settlement waits in the pool past the receipt timeout.
+    let relayer = chain
+        .connect(RELAYER)
+        .await
+        .with_tx_timeout(Some(std::time::Duration::from_secs(1)));
+    let automine = |on: bool| {
+        let provider = relayer.provider.clone();
+        async move {
+            let _: serde_json::Value = provider
+                .raw_request("evm_setAutomine".into(), (on,))
+                .await
+                .expect("evm_setAutomine");
+        }
+    };
+    automine(false).await;
+    let settler = Settler::new(relayer.clone());
+    let err = settler.settle(&req, &p, &Mode::Direct).await.unwrap_err();
+    let SettleError::Pending { tx } = err else {
+        panic!("expected a pending settlement, got {err:?}");
+    };
+    assert_eq!(err.reason(), Reason::SettlementPending);
+    let response = err.response(Version::V2, req.chain_id, payer.address());
+    assert_eq!(response.error_reason.as_deref(), Some("settlement_pending"));
+    assert_eq!(response.transaction, tx.to_string());
+    // Asked again while it is still in the pool: the same transaction, no second one.
+    let again = settler.settle(&req, &p, &Mode::Direct).await.unwrap_err();
+    assert!(
+        matches!(again, SettleError::Pending { tx: same } if same == tx),
+        "{again:?}"
+    );
+    let pending: u64 = relayer
+        .provider
+        .get_transaction_count(chain.address(RELAYER))
+        .pending()
+        .await
+        .unwrap();
+    assert_eq!(pending, 1, "one settlement transaction in flight");
+    // Blocks come back: the next call follows it to its receipt.
+    automine(true).await;
+    let _: serde_json::Value = relayer
+        .provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .unwrap();
+    let settled = settler.settle(&req, &p, &Mode::Direct).await.unwrap();
+    assert_eq!(settled.transaction, tx);
+    assert_eq!(chain.nonce(chain.address(RELAYER)).await, 1);
+    assert_eq!(
+        chain.balance(usdc, chain.address(PAYEE)).await,
+        U256::from(10_000)
     );
 }

@@ -467,3 +467,49 @@ fn offers_outside_the_limits_are_refused_with_why() {
         .to_string();
     assert!(err.contains("is not an allowed asset"), "{err}");
 }
+
+#[test]
+fn decoding_never_panics_on_garbage() {
+    // A small deterministic generator: garbage, base64 of garbage, and mutations of a valid
+    // header's JSON, all of which must end in a reason.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let valid = serde_json::to_string(&json!({
+        "x402Version": 2,
+        "payload": {"authorization": {"from": format!("0x{}", "11".repeat(20)), "to": format!("0x{}", "22".repeat(20)),
+            "value": "1", "validAfter": "0", "validBefore": "2", "nonce": format!("0x{}", "33".repeat(32))},
+            "signature": "0x00"},
+        "accepted": {"scheme": "exact", "network": "eip155:1", "amount": "1",
+            "asset": format!("0x{}", "44".repeat(20)), "payTo": format!("0x{}", "22".repeat(20)),
+            "maxTimeoutSeconds": 1}
+    }))
+    .unwrap()
+    .into_bytes();
+    assert!(wire::decode_payment_header(&data_encoding::BASE64.encode(&valid)).is_ok());
+    for round in 0..3_000 {
+        let bytes: Vec<u8> = match round % 3 {
+            0 => (0..next() % 200).map(|_| next() as u8).collect(),
+            1 => data_encoding::BASE64
+                .encode(&(0..next() % 200).map(|_| next() as u8).collect::<Vec<_>>())
+                .into_bytes(),
+            _ => {
+                let mut mutated = valid.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % mutated.len();
+                    let palette = b" {}[]\":,0x9aZ-";
+                    mutated[at] = palette[(next() as usize) % palette.len()];
+                }
+                data_encoding::BASE64.encode(&mutated).into_bytes()
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(err) = wire::decode_payment_header(&text) {
+            assert!(!err.message.is_empty());
+        }
+    }
+}
