@@ -172,6 +172,24 @@ impl Client {
         self.inner.post(url)
     }
 
+    /// A request with any method to `url`.
+    pub fn request(&self, method: reqwest::Method, url: Url) -> RequestBuilder {
+        self.inner.request(method, url)
+    }
+
+    /// Sends `request` and returns the answer whatever its status (an x402 client reads the
+    /// 402 itself); only transport failures are errors.
+    pub async fn send_any(
+        &self,
+        request: RequestBuilder,
+        shown: &str,
+    ) -> Result<Response, HttpError> {
+        request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e, shown))
+    }
+
     /// Sends `request`; `shown` names it in errors (a redacted URL). A 2xx answer is returned
     /// with its body unread; any other status becomes [`HttpError::Status`] with an excerpt of
     /// the body.

@@ -38,3 +38,4 @@ pub mod time;
 pub mod toolchain;
 pub mod usdc;
 pub mod wallet;
+pub mod x402;

@@ -11,6 +11,7 @@ pub mod fees;
 pub mod generator_opts;
 pub mod mint;
 pub mod opts;
+pub mod pay;
 pub mod price;
 pub mod provide;
 pub mod provider;
@@ -65,6 +66,8 @@ pub enum Command {
     Provide(Box<provide::ProvideArgs>),
     /// Run everything locally: anvil, deploy, mint sample prompts, provide, print a table.
     Demo(demo::DemoArgs),
+    /// Request a URL and pay its x402 402 (v1 or v2) with a gasless USDC authorization.
+    Pay(Box<pay::PayArgs>),
 }
 
 impl Cli {
@@ -93,6 +96,7 @@ impl Cli {
             Command::Split(cmd) => cmd.run().await,
             Command::Provide(args) => args.run().await,
             Command::Demo(args) => args.run().await,
+            Command::Pay(args) => args.run().await,
         }
     }
 }
