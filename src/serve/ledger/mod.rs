@@ -17,12 +17,16 @@
 //! a request id); a claim repeated by the current owner (a retry after a lost reply) is granted
 //! again.
 //!
-//! Implementations, chosen by [`open`]'s spec:
+//! Two implementations, chosen by [`open`]'s spec:
 //! - [`EmbeddedLedger`] (`embedded:PATH`, the default): a redb file, one process at a time.
+//! - [`PostgresLedger`] (`postgres://...`): one table shared by several instances; leases run
+//!   on the database's clock.
 
 mod embedded;
+mod postgres;
 
 pub use embedded::EmbeddedLedger;
+pub use postgres::{PostgresLedger, PostgresOptions};
 
 use crate::retry::{ErrorClass, Retryable};
 use std::{
@@ -220,9 +224,14 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
     async fn health(&self) -> Result<(), LedgerError>;
 }
 
-/// Opens a ledger from a spec: `embedded` (at [`DEFAULT_EMBEDDED_PATH`]) or `embedded:PATH`.
+/// Opens a ledger from a spec: `embedded` (at [`DEFAULT_EMBEDDED_PATH`]), `embedded:PATH`, or
+/// `postgres://user:pass@host:port/db` (also `postgresql://`; the table is created if missing).
 pub async fn open(spec: &str) -> Result<Arc<dyn Ledger>, LedgerError> {
     let spec = spec.trim();
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let ledger = PostgresLedger::connect(spec, PostgresOptions::default()).await?;
+        return Ok(Arc::new(ledger));
+    }
     let path = match spec.strip_prefix("embedded") {
         Some("") => DEFAULT_EMBEDDED_PATH,
         Some(rest) => match rest.strip_prefix(':') {
