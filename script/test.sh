@@ -2,7 +2,7 @@
 # genim's whole test suite, from a fresh clone: installs the pinned toolchain (npm ci; a Python
 # venv for Slither), then checks the contracts (format, lint, unit + fuzz + invariant tests,
 # coverage gate, Slither, gas targets) and the Rust crate (format, clippy, bindings up to date,
-# tests against a spawned anvil and a local IPFS node).
+# tests against a spawned anvil, a local IPFS node and a throwaway PostgreSQL server).
 #
 # Usage: script/test.sh
 set -euo pipefail
@@ -42,9 +42,14 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo run --quiet --locked -- bind --check
 
-step "rust: tests (anvil spawned per test; a local IPFS node for the store tests)"
+step "rust: tests (anvil spawned per test; a local IPFS node for the store tests; a throwaway PostgreSQL for the ledger tests)"
 ipfs_port=${GENIM_IPFS_PORT:-5091}
+postgres_port=${GENIM_POSTGRES_PORT:-5491}
+trap 'script/ipfs-node.sh stop "$ipfs_port" >/dev/null 2>&1 || true
+      script/postgres.sh stop "$postgres_port" >/dev/null 2>&1 || true' EXIT
 GENIM_TEST_IPFS_API="$(script/ipfs-node.sh start "$ipfs_port")"
 export GENIM_TEST_IPFS_API
-trap 'script/ipfs-node.sh stop "$ipfs_port" >/dev/null 2>&1 || true' EXIT
+# Installs Debian's postgresql first if missing (root; ~30 s), then ~4 s for a fresh cluster.
+GENIM_TEST_POSTGRES_URL="$(script/postgres.sh start "$postgres_port")"
+export GENIM_TEST_POSTGRES_URL
 cargo test --locked

@@ -8,6 +8,7 @@
 //! - [`generate`], [`store`], [`metadata`], [`cid`]: images, where they are kept, their
 //!   ERC-721 metadata and IPFS CIDs.
 //! - [`provide`]: the provider loop (`genim provide`).
+//! - [`serve`]: `genim serve`, the x402 HTTP API, and its [`serve::ledger`] of payments.
 //! - [`toolchain`]: compiling contracts and generating bindings ([`toolchain::bindgen`]).
 //! - [`amount`], [`time`], [`parse`], [`wallet`], [`config`], [`http`], [`fsutil`],
 //!   [`logging`]: shared building blocks.
@@ -32,6 +33,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod provide;
 pub mod retry;
+pub mod serve;
 pub mod split;
 pub mod store;
 pub mod time;

@@ -16,6 +16,7 @@ pub mod price;
 pub mod provide;
 pub mod provider;
 pub mod refund;
+pub mod serve;
 pub mod split;
 pub mod status;
 pub mod withdraw;
@@ -64,6 +65,8 @@ pub enum Command {
     Split(split::SplitCommand),
     /// Run the image provider: watch mints, generate, store on IPFS, deliver, get paid.
     Provide(Box<provide::ProvideArgs>),
+    /// Sell images over x402 (v1 and v2), be a facilitator, serve the web page.
+    Serve(Box<serve::ServeArgs>),
     /// Run everything locally: anvil, deploy, mint sample prompts, provide, print a table.
     Demo(demo::DemoArgs),
     /// Request a URL and pay its x402 402 (v1 or v2) with a gasless USDC authorization.
@@ -75,7 +78,7 @@ impl Cli {
     /// commands only warn.
     pub fn default_log_level(&self) -> &'static str {
         match self.command {
-            Command::Provide(_) => "info",
+            Command::Provide(_) | Command::Serve(_) => "info",
             _ => "warn",
         }
     }
@@ -96,6 +99,7 @@ impl Cli {
             Command::Split(cmd) => cmd.run().await,
             Command::Provide(args) => args.run().await,
             Command::Demo(args) => args.run().await,
+            Command::Serve(args) => args.run().await,
             Command::Pay(args) => args.run().await,
         }
     }

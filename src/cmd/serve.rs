@@ -26,7 +26,12 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
   genim serve --nft 0x... --ledger postgres://genim:secret@db:5432/genim")]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "GENIM_LISTEN", value_name = "HOST:PORT", default_value = "127.0.0.1:4021")]
+    #[arg(
+        long,
+        env = "GENIM_LISTEN",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:4021"
+    )]
     pub listen: SocketAddr,
 
     /// Direct mode: x402 payments go to this address (a Splitter) by transferWithAuthorization.
@@ -52,7 +57,12 @@ pub struct ServeArgs {
     pub generator: GeneratorOpts,
 
     /// Where images (and NFT metadata) go: dir:PATH or ipfs:URL.
-    #[arg(long, env = "GENIM_STORE", value_name = "KIND:ARG", default_value = "dir:genim-store")]
+    #[arg(
+        long,
+        env = "GENIM_STORE",
+        value_name = "KIND:ARG",
+        default_value = "dir:genim-store"
+    )]
     pub store: StoreSpec,
 
     /// Payment state (reservations, results, settlements): embedded:PATH [default:
@@ -62,7 +72,12 @@ pub struct ServeArgs {
     pub ledger: Option<String>,
 
     /// Folder for the embedded ledger and the provider loop's state.
-    #[arg(long, env = "GENIM_STATE_DIR", value_name = "DIR", default_value = ".genim/serve")]
+    #[arg(
+        long,
+        env = "GENIM_STATE_DIR",
+        value_name = "DIR",
+        default_value = ".genim/serve"
+    )]
     pub state_dir: PathBuf,
 
     /// The URL clients reach this server at (for `url` answers and x402 resources) [default:

@@ -74,6 +74,19 @@ pub(crate) async fn with_deadline<T>(
     })
 }
 
+/// Whether the API's host answers at all: any HTTP status, even 401 or 405, means reachable
+/// (a health check must not spend a generation, nor send the key).
+pub(crate) async fn reachable(
+    client: &http::Client,
+    url: &Url,
+    shown: &str,
+) -> Result<(), GenerateError> {
+    match client.send(client.get(url.clone()), shown).await {
+        Ok(_) | Err(HttpError::Status { .. }) => Ok(()),
+        Err(err) => Err(GenerateError::Http(err)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,18 +114,5 @@ mod tests {
         assert!(matches!(err, GenerateError::BadResponse { .. }), "{err:?}");
         let err = download(&client, "not a url").await.unwrap_err();
         assert!(matches!(err, GenerateError::BadResponse { .. }), "{err:?}");
-    }
-}
-
-/// Whether the API's host answers at all: any HTTP status, even 401 or 405, means reachable
-/// (a health check must not spend a generation, nor send the key).
-pub(crate) async fn reachable(
-    client: &http::Client,
-    url: &Url,
-    shown: &str,
-) -> Result<(), GenerateError> {
-    match client.send(client.get(url.clone()), shown).await {
-        Ok(_) | Err(HttpError::Status { .. }) => Ok(()),
-        Err(err) => Err(GenerateError::Http(err)),
     }
 }

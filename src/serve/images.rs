@@ -139,7 +139,10 @@ async fn handle(
         .and_then(|request| request.resolve(generator.model(), generator.size()))
         .map_err(|err| fail(invalid_request(&err.message, err.param), "invalid"))?;
     if let Err(err) = generator.check(&generation.image_request()) {
-        return Err(fail(invalid_request(&err.to_string(), Some("size")), "invalid"));
+        return Err(fail(
+            invalid_request(&err.to_string(), Some("size")),
+            "invalid",
+        ));
     }
     let (Some(mode), Some(asset)) = (&state.mode, &state.asset) else {
         return Err(fail(
@@ -153,8 +156,16 @@ async fn handle(
     };
     let requirement = requirement(state, mode, asset, uri, &generation);
     let payment = match x402::wire::decode_payment(headers) {
-        None => return Err(fail(payment_required(&requirement, None, None), "payment_required")),
-        Some(_) if x402::wire::payment_header(headers).is_some_and(|v| v.len() > MAX_PAYMENT_HEADER) => {
+        None => {
+            return Err(fail(
+                payment_required(&requirement, None, None),
+                "payment_required",
+            ));
+        }
+        Some(_)
+            if x402::wire::payment_header(headers)
+                .is_some_and(|v| v.len() > MAX_PAYMENT_HEADER) =>
+        {
             let err = PaymentError::new(Reason::InvalidPayload, "the payment header is too large");
             return Err(refused(state, &requirement, None, &err));
         }
@@ -165,10 +176,7 @@ async fn handle(
         return Err(refused(state, &requirement, Some(&payment), &err));
     }
     let key = AuthorizationKey::of(&requirement, &payment);
-    let key_text = format!(
-        "{}:{}:{}:{}",
-        key.chain_id, key.asset, key.from, key.nonce
-    );
+    let key_text = format!("{}:{}:{}:{}", key.chain_id, key.asset, key.from, key.nonce);
     let fingerprint = fingerprint(&generation, &requirement);
     let owner = format!("{}-{}", state.instance, B256::random());
     let expires_at = u64::try_from(payment.authorization.valid_before)
@@ -176,12 +184,18 @@ async fn handle(
         .saturating_add(REPLAY_MARGIN) as i64;
 
     // One request per payment: the others wait for its answer.
+    let deadline = tokio::time::Instant::now() + state.wait_for_duplicate;
     let resumed = loop {
         let claim = state
             .ledger
             .claim(&key_text, &fingerprint, &owner, LEASE, expires_at)
             .await
-            .map_err(|err| fail(unavailable(&format!("the payment ledger failed: {err}")), "failed"))?;
+            .map_err(|err| {
+                fail(
+                    unavailable(&format!("the payment ledger failed: {err}")),
+                    "failed",
+                )
+            })?;
         use super::ledger::Claim;
         match claim {
             Claim::Acquired(previous) => break previous,
@@ -194,32 +208,28 @@ async fn handle(
                 return Err(refused(state, &requirement, Some(&payment), &err));
             }
             Claim::Busy(_) => {
-                let waited = state
-                    .ledger
-                    .wait(&key_text, state.wait_for_duplicate)
-                    .await
-                    .map_err(|err| fail(unavailable(&format!("the payment ledger failed: {err}")), "failed"))?;
-                match waited {
-                    Some(entry) if entry.done => return replay(state, &payment, &entry.data).await,
-                    // Abandoned (nothing charged) or its owner died: claim again.
-                    None => continue,
-                    Some(entry) if !entry.owner.as_deref().is_some_and(|o| !o.is_empty()) => continue,
-                    Some(entry)
-                        if entry
-                            .lease_until
-                            .is_some_and(|until| until < now_ms()) =>
-                    {
-                        continue;
-                    }
-                    Some(_) => {
-                        return Err(fail(
-                            retry_later(
-                                "another request with this payment is still being served; retry \
-                                 with the same payment to get its result",
-                            ),
-                            "failed",
-                        ));
-                    }
+                // Another request carries this payment: wait for its answer. The claim stays
+                // the authority (leases run on the ledger's clock), so claim again after.
+                let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now())
+                else {
+                    return Err(fail(
+                        retry_later(
+                            "another request with this payment is still being served; retry \
+                             with the same payment to get its result",
+                        ),
+                        "failed",
+                    ));
+                };
+                let waited = state.ledger.wait(&key_text, left).await.map_err(|err| {
+                    fail(
+                        unavailable(&format!("the payment ledger failed: {err}")),
+                        "failed",
+                    )
+                })?;
+                if let Some(entry) = waited
+                    && entry.done
+                {
+                    return replay(state, &payment, &entry.data).await;
                 }
             }
         }
@@ -271,7 +281,11 @@ impl Work<'_> {
                     .await?;
                     return Ok((
                         answer_response(self.state, self.payment.version, &answer).await,
-                        if answer.status == 200 { "paid" } else { "failed" },
+                        if answer.status == 200 {
+                            "paid"
+                        } else {
+                            "failed"
+                        },
                     ));
                 }
             }
@@ -290,29 +304,35 @@ impl Work<'_> {
     /// Verifies with a simulation; a used nonce may mean paid already (front-run, or settled
     /// before a crash): the settler looks at the chain.
     async fn verify(&self) -> Result<Option<Settled>, Failure> {
-        match x402::verify::verify(&self.state.conn, self.requirement, self.payment, &self.x402_mode())
-            .await
+        match x402::verify::verify(
+            &self.state.conn,
+            self.requirement,
+            self.payment,
+            &self.x402_mode(),
+        )
+        .await
         {
             Ok(_) => {
                 self.state.metrics.payments_verified.inc();
                 Ok(None)
             }
-            Err(VerifyError::Rejected(err)) if err.reason == Reason::NonceAlreadyUsed => {
-                match self
-                    .state
-                    .facilitator
-                    .settler()
-                    .settle(self.requirement, self.payment, &self.x402_mode())
-                    .await
-                {
-                    Ok(settled) => Ok(Some(settled)),
-                    Err(_) => Err(self.abandon_refused(&err).await),
-                }
-            }
+            Err(VerifyError::Rejected(err)) if err.reason == Reason::NonceAlreadyUsed => match self
+                .state
+                .facilitator
+                .settler()
+                .settle(self.requirement, self.payment, &self.x402_mode())
+                .await
+            {
+                Ok(settled) => Ok(Some(settled)),
+                Err(_) => Err(self.abandon_refused(&err).await),
+            },
             Err(VerifyError::Rejected(err)) => Err(self.abandon_refused(&err).await),
             Err(VerifyError::Chain(err)) => {
                 self.abandon().await;
-                Err(fail(unavailable(&format!("cannot verify the payment: {err}")), "failed"))
+                Err(fail(
+                    unavailable(&format!("cannot verify the payment: {err}")),
+                    "failed",
+                ))
             }
         }
     }
@@ -410,11 +430,7 @@ impl Work<'_> {
                 ))
             }
             Err(SettleError::Chain(err)) => {
-                self.save(&Progress::Generated {
-                    images,
-                    pending,
-                })
-                .await?;
+                self.save(&Progress::Generated { images, pending }).await?;
                 Err(fail(
                     retry_later(&format!(
                         "the settlement could not be confirmed ({err}); retry with the same \
@@ -445,7 +461,9 @@ impl Work<'_> {
                     .observe(started.elapsed().as_secs_f64());
                 match outcome {
                     Ok(settled) => settled,
-                    Err(SettleError::Rejected(err)) => return Err(self.abandon_refused(&err).await),
+                    Err(SettleError::Rejected(err)) => {
+                        return Err(self.abandon_refused(&err).await);
+                    }
                     Err(err) => {
                         return Err(fail(
                             retry_later(&format!(
@@ -504,7 +522,12 @@ impl Work<'_> {
             .metrics
             .inference_seconds
             .observe(started.elapsed().as_secs_f64());
-        let settlement = settled_json(self.payment.version, conn.chain_id, self.payment, token.mint_tx);
+        let settlement = settled_json(
+            self.payment.version,
+            conn.chain_id,
+            self.payment,
+            token.mint_tx,
+        );
         let output = match output {
             Ok(output) => output,
             Err(err) => {
@@ -565,7 +588,12 @@ impl Work<'_> {
     }
 
     /// The final state of a settled direct payment.
-    fn done(&self, images: Vec<StoredImage>, settled: &Settled, token: Option<serde_json::Value>) -> Progress {
+    fn done(
+        &self,
+        images: Vec<StoredImage>,
+        settled: &Settled,
+        token: Option<serde_json::Value>,
+    ) -> Progress {
         self.state.metrics.payments_settled.inc();
         self.state
             .metrics
@@ -588,8 +616,18 @@ impl Work<'_> {
     async fn save(&self, progress: &Progress) -> Result<(), Failure> {
         let data = serde_json::to_value(progress).expect("progress serializes");
         let result = match progress {
-            Progress::Done { .. } => self.state.ledger.complete(self.key, self.owner, &data).await,
-            _ => self.state.ledger.save(self.key, self.owner, &data, LEASE).await,
+            Progress::Done { .. } => {
+                self.state
+                    .ledger
+                    .complete(self.key, self.owner, &data)
+                    .await
+            }
+            _ => {
+                self.state
+                    .ledger
+                    .save(self.key, self.owner, &data, LEASE)
+                    .await
+            }
         };
         result.map(drop).map_err(|err| {
             fail(
@@ -665,7 +703,10 @@ async fn answer_response(state: &AppState, version: Version, answer: &Answer) ->
     (
         status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("private")),
         ],
         [(version.response_header(), settlement_header)],
@@ -696,7 +737,12 @@ async fn image_data(state: &AppState, image: &StoredImage) -> openai::ImageData 
     }
 }
 
-fn settled_json(version: Version, chain_id: u64, payment: &Payment, tx: TxHash) -> serde_json::Value {
+fn settled_json(
+    version: Version,
+    chain_id: u64,
+    payment: &Payment,
+    tx: TxHash,
+) -> serde_json::Value {
     serde_json::json!({
         "success": true,
         "payer": payment.payer().to_checksum(None),
@@ -755,13 +801,16 @@ fn payment_required(
         Some(payment) => err.reason.for_version(payment.version),
         None => err.reason.as_str(),
     });
-    let mut response =
-        x402::wire::payment_required(std::slice::from_ref(requirement), reason, payment.map(Payment::payer))
-            .into_response();
-    if let Some(err) = error {
-        if let Ok(value) = HeaderValue::from_str(&err.message.replace(['\r', '\n'], " ")) {
-            response.headers_mut().insert("x-genim-error", value);
-        }
+    let mut response = x402::wire::payment_required(
+        std::slice::from_ref(requirement),
+        reason,
+        payment.map(Payment::payer),
+    )
+    .into_response();
+    if let Some(err) = error
+        && let Ok(value) = HeaderValue::from_str(&err.message.replace(['\r', '\n'], " "))
+    {
+        response.headers_mut().insert("x-genim-error", value);
     }
     response
 }
@@ -773,7 +822,10 @@ fn refused(
     err: &PaymentError,
 ) -> Failure {
     state.metrics.payment_failed(err.reason.as_str());
-    fail(payment_required(requirement, Some(err), payment), "rejected")
+    fail(
+        payment_required(requirement, Some(err), payment),
+        "rejected",
+    )
 }
 
 fn invalid_request(message: &str, param: Option<&str>) -> Response {
@@ -813,24 +865,23 @@ fn generation_failed(err: &PipelineError) -> Response {
     match err.class() {
         ErrorClass::Rejected => invalid_request(&message, Some("prompt")),
         ErrorClass::Transient => {
-            let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, &message, "server_error");
+            let mut response =
+                error_response(StatusCode::SERVICE_UNAVAILABLE, &message, "server_error");
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             response
         }
-        ErrorClass::Config => error_response(StatusCode::INTERNAL_SERVER_ERROR, &message, "server_error"),
+        ErrorClass::Config => {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, &message, "server_error")
+        }
     }
 }
 
-fn now_ms() -> i64 {
+fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn now_s() -> i64 {
-    now_ms() / 1000
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The token's EIP-712 name and version, sent as x402's `extra`.

@@ -60,7 +60,10 @@ pub struct LocalChain {
 }
 
 /// Starts anvil and deploys everything; `progress` gets one line per step.
-pub async fn start(anvil: Option<&Path>, progress: impl Fn(&str)) -> Result<LocalChain, LocalError> {
+pub async fn start(
+    anvil: Option<&Path>,
+    progress: impl Fn(&str),
+) -> Result<LocalChain, LocalError> {
     let devnet = Devnet::start(anvil, None)?;
     let conn = devnet.connect(0).await?;
     let usdc = usdc::deploy(
@@ -107,7 +110,9 @@ pub async fn start(anvil: Option<&Path>, progress: impl Fn(&str)) -> Result<Loca
     };
     let deployment = deploy::deploy(&conn, &params).await?;
     let nft = Nft::open(&conn, deployment.nft).await?;
-    let splitter = deployment.splitter.expect("a split deployment has a splitter");
+    let splitter = deployment
+        .splitter
+        .expect("a split deployment has a splitter");
     progress(&format!(
         "GenImTokenNFT at {} (0.05 USDC per image; fees to the Splitter {splitter}: 5% \
          marketplace, 10% creator, 85% seller)",

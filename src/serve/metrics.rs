@@ -43,11 +43,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("genim");
         let requests = Family::<Outcome, Counter>::default();
-        registry.register(
-            "requests",
-            "Image requests by outcome",
-            requests.clone(),
-        );
+        registry.register("requests", "Image requests by outcome", requests.clone());
         let payments_verified = Counter::default();
         registry.register(
             "payments_verified",
@@ -144,7 +140,10 @@ mod tests {
         metrics.inference_seconds.observe(0.02);
         metrics.relayer_balance_wei.set(1e18);
         let text = metrics.render();
-        assert!(text.contains("genim_requests_total{outcome=\"paid\"} 1"), "{text}");
+        assert!(
+            text.contains("genim_requests_total{outcome=\"paid\"} 1"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "genim_payments_failed_total{reason=\"invalid_exact_evm_nonce_already_used\"} 1"

@@ -22,15 +22,9 @@ pub mod pricing;
 pub mod server;
 pub mod web;
 
-pub use server::{Server, ServeOptions};
+pub use server::{ServeOptions, Server};
 
-use crate::{
-    amount::Asset,
-    chain::Connection,
-    nft::Nft,
-    pipeline::Pipeline,
-    x402,
-};
+use crate::{amount::Asset, chain::Connection, nft::Nft, pipeline::Pipeline, x402};
 use alloy::primitives::Address;
 use axum::{Router, routing::get};
 use ledger::Ledger;
@@ -93,11 +87,14 @@ pub struct AppState {
 /// The whole HTTP surface.
 pub fn router(state: Arc<AppState>) -> Router {
     let mut app = Router::new()
-        .route("/v1/images/generations", axum::routing::post(images::generate))
+        .route(
+            "/v1/images/generations",
+            axum::routing::post(images::generate),
+        )
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
-        .nest("/facilitator", x402::router(state.facilitator.clone()))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .nest("/facilitator", x402::router(state.facilitator.clone()));
     if let Some(web) = &state.web {
         app = app.merge(web::router(web.clone()));
     }

@@ -185,18 +185,32 @@ mod tests {
             resolve(r#"{"prompt":"a fox","size":"256x256","n":2,"response_format":"url"}"#)
                 .unwrap();
         assert_eq!(generation.size.to_string(), "256x256");
-        assert_eq!((generation.n, generation.response_format), (2, ResponseFormat::Url));
+        assert_eq!(
+            (generation.n, generation.response_format),
+            (2, ResponseFormat::Url)
+        );
     }
 
     #[test]
     fn bad_requests_name_the_field() {
-        assert_eq!(resolve(r#"{"prompt":"  "}"#).unwrap_err().param, Some("prompt"));
+        assert_eq!(
+            resolve(r#"{"prompt":"  "}"#).unwrap_err().param,
+            Some("prompt")
+        );
         let long = format!(r#"{{"prompt":"{}"}}"#, "x".repeat(1001));
         assert_eq!(resolve(&long).unwrap_err().param, Some("prompt"));
-        assert_eq!(resolve(r#"{"prompt":"a","n":9}"#).unwrap_err().param, Some("n"));
-        assert_eq!(resolve(r#"{"prompt":"a","size":"big"}"#).unwrap_err().param, Some("size"));
         assert_eq!(
-            resolve(r#"{"prompt":"a","model":"dall-e-9"}"#).unwrap_err().param,
+            resolve(r#"{"prompt":"a","n":9}"#).unwrap_err().param,
+            Some("n")
+        );
+        assert_eq!(
+            resolve(r#"{"prompt":"a","size":"big"}"#).unwrap_err().param,
+            Some("size")
+        );
+        assert_eq!(
+            resolve(r#"{"prompt":"a","model":"dall-e-9"}"#)
+                .unwrap_err()
+                .param,
             Some("model")
         );
         assert_eq!(resolve("not json").unwrap_err().param, None);

@@ -79,8 +79,14 @@ mod tests {
             toml::from_str("\"local-v1\" = \"0.02\"\n\"local-v1@1024x1024\" = \"0.05\"\n").unwrap();
         let pricing = Pricing::from_table(U256::from(10_000), Some(&table), &usdc).unwrap();
         let size = |text: &str| text.parse::<Size>().unwrap();
-        assert_eq!(pricing.price("local-v1", size("1024x1024")), U256::from(50_000));
-        assert_eq!(pricing.price("local-v1", size("256x256")), U256::from(20_000));
+        assert_eq!(
+            pricing.price("local-v1", size("1024x1024")),
+            U256::from(50_000)
+        );
+        assert_eq!(
+            pricing.price("local-v1", size("256x256")),
+            U256::from(20_000)
+        );
         assert_eq!(pricing.price("other", size("256x256")), U256::from(10_000));
         let bad: toml::Table = toml::from_str("\"m@huge\" = \"1\"\n").unwrap();
         assert!(Pricing::from_table(U256::ZERO, Some(&bad), &usdc).is_err());

@@ -2,12 +2,7 @@
 //! token and mode, prices, the pipeline, the ledger, the facilitator, the web page, and the
 //! provider loop that delivers wallet mints.
 
-use super::{
-    AppState, Mode, ledger, local,
-    metrics::Metrics,
-    pricing::Pricing,
-    web,
-};
+use super::{AppState, Mode, ledger, local, metrics::Metrics, pricing::Pricing, web};
 use crate::{
     amount::Asset,
     chain::{ChainPreset, Connection},
@@ -129,9 +124,10 @@ impl Server {
             }
             _ => Pricing::flat(Default::default()),
         };
-        let ledger_spec = options.ledger.clone().unwrap_or_else(|| {
-            format!("embedded:{}", options.state_dir.join("ledger").display())
-        });
+        let ledger_spec = options
+            .ledger
+            .clone()
+            .unwrap_or_else(|| format!("embedded:{}", options.state_dir.join("ledger").display()));
         let ledger = ledger::open(&ledger_spec).await?;
         let listener = TcpListener::bind(options.listen)
             .await
@@ -151,8 +147,9 @@ impl Server {
             None => None,
         };
         let provider = match (&nft, options.provide) {
-            (Some(nft), true) => provider_loop(&conn, nft, generator, store, &options, from_block)
-                .await?,
+            (Some(nft), true) => {
+                provider_loop(&conn, nft, generator, store, &options, from_block).await?
+            }
             _ => None,
         };
         let facilitator = Arc::new(x402::Facilitator::new(conn.clone())?);
@@ -208,7 +205,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes; the provider loop (if any) stops with it.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> eyre::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> eyre::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let provider = self.provider.map(|provider| {
             let mut stop = stop_rx.clone();
@@ -220,11 +220,19 @@ impl Server {
             shutdown.await;
             let _ = stop_tx.send(true);
         };
-        super::run(self.state, self.listener, signal, self.options.shutdown_timeout).await?;
+        super::run(
+            self.state,
+            self.listener,
+            signal,
+            self.options.shutdown_timeout,
+        )
+        .await?;
         if let Some(provider) = provider {
             match provider.await {
                 Ok(Ok(totals)) => info!(delivered = totals.delivered, "provider loop stopped"),
-                Ok(Err(err)) => warn!(error = %crate::logging::one_line(&err), "provider loop failed"),
+                Ok(Err(err)) => {
+                    warn!(error = %crate::logging::one_line(&err), "provider loop failed")
+                }
                 Err(err) => warn!(%err, "provider loop panicked"),
             }
         }

@@ -72,6 +72,11 @@ impl Facilitator {
         self.settler.connection()
     }
 
+    /// Its settler (one per relayer key: the server settles its own payments through it too).
+    pub fn settler(&self) -> &Settler {
+        &self.settler
+    }
+
     /// The chain it serves.
     pub fn chain_id(&self) -> u64 {
         self.connection().chain_id
