@@ -105,6 +105,10 @@ start() {
         chown -R postgres: "$state"
     fi
     chmod 700 "$state"
+    if ! as_owner test -w "$state"; then
+        log "the postgres user cannot reach $state (a TMPDIR only root can enter?); set GENIM_POSTGRES_STATE"
+        exit 1
+    fi
 
     log "initdb in $data"
     as_owner "$bin/initdb" -D "$data" -U genim --pwfile="$state/pwfile" \

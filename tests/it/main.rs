@@ -9,6 +9,7 @@ mod build;
 mod cli;
 mod demo;
 mod hostile;
+mod ledger;
 mod lifecycle;
 mod provide;
 mod stores;

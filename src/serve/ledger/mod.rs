@@ -17,6 +17,25 @@
 //! a request id); a claim repeated by the current owner (a retry after a lost reply) is granted
 //! again.
 //!
+//! The server's flow, in short:
+//!
+//! ```ignore
+//! let ledger = ledger::open("embedded").await?; // or "postgres://..."
+//! loop {
+//!     match ledger.claim(&key, &fingerprint, &owner, LEASE, valid_before + MARGIN).await? {
+//!         // Run, or resume from `previous.data`; `save` progress at least every LEASE / 3
+//!         // (it renews the lease), settle, then `complete(result)`; `abandon` if nothing was
+//!         // charged. A LeaseLost on any of them: stop, another request has it now.
+//!         Claim::Acquired(previous) => break run(previous).await,
+//!         Claim::Busy(_) => {
+//!             ledger.wait(&key, WAIT).await?; // then claim again
+//!         }
+//!         Claim::Done(entry) => break replay(entry.data),
+//!         Claim::Conflict(_) => break Err(payment_already_used()),
+//!     }
+//! }
+//! ```
+//!
 //! Two implementations, chosen by [`open`]'s spec:
 //! - [`EmbeddedLedger`] (`embedded:PATH`, the default): a redb file, one process at a time.
 //! - [`PostgresLedger`] (`postgres://...`): one table shared by several instances; leases run
@@ -47,7 +66,8 @@ pub struct Entry {
     pub key: String,
     /// Fingerprint of the request the payment was first used for.
     pub request: String,
-    /// The server's progress or final result; `null` in a new record.
+    /// The server's progress or final result; `null` in a new record. Keep it small (CIDs,
+    /// hashes, transaction ids), never the image itself: every `save` rewrites it.
     pub data: serde_json::Value,
     /// Final: the result is stored (and the payment settled).
     pub done: bool,
