@@ -10,5 +10,8 @@ mod cli;
 mod hostile;
 mod lifecycle;
 mod provide;
+mod provide_faults;
+mod provide_reorg;
+mod proxy;
 mod stores;
 mod usdc;
