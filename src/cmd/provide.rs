@@ -36,7 +36,12 @@ times, then the run stops with exit code 1 and gives nothing up (the next run re
 prompt the generator refuses (content policy, invalid request) fails that token only: it is
 recorded, listed by --failed, and its owner can refund it after the deadline. A configuration
 error (bad API key, unknown model, full disk) stops the run at once with exit code 1, marking
-no token failed.")]
+no token failed.
+
+Deliveries are followed until they are mined or can never be (--tx-timeout does not apply to
+them): a late receipt is waited for, never answered by a second transaction. A token's outcome
+is final once it is --reorg-blocks deep; until then a reorg that makes it pending again gets
+it delivered again.")]
 pub struct ProvideArgs {
     /// GenImNFT contract to serve; repeat (or comma-separate) for several [default: from
     /// deployments/<chain-id>.json]
