@@ -10,7 +10,7 @@ use crate::{
     chain::Connection,
     config::Config,
     nft::Nft,
-    provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard},
+    provide::{ImageProvider, ProvideOptions, RetryPolicy, Shard, failed_tokens},
     store::StoreSpec,
 };
 use alloy::primitives::Address;
@@ -25,7 +25,23 @@ use std::{path::PathBuf, time::Duration};
   OPENAI_API_KEY=.. genim provide --nft 0x.. --generator openai --model gpt-image-1 \\
       --store ipfs:http://127.0.0.1:5001 --shard 0/2
   # cron job: handle everything pending now, then exit
-  genim provide --once --store dir:./images")]
+  genim provide --once --store dir:./images
+  # list the tokens given up on (content-policy refusals...), then try them again
+  genim provide --failed
+  genim provide --retry-failed --store dir:./images
+
+Failures: a generator, store or RPC that is down (connection refused, HTTP 5xx, timeouts) is
+retried with capped backoff for as long as the token is pending; with --once, up to --attempts
+times, then the run stops with exit code 1 and gives nothing up (the next run resumes). A
+prompt the generator refuses (content policy, invalid request) fails that token only: it is
+recorded, listed by --failed, and its owner can refund it after the deadline. A configuration
+error (bad API key, unknown model, full disk) stops the run at once with exit code 1, marking
+no token failed.
+
+Deliveries are followed until they are mined or can never be (--tx-timeout does not apply to
+them): a late receipt is waited for, never answered by a second transaction. A token's outcome
+is final once it is --reorg-blocks deep; until then a reorg that makes it pending again gets
+it delivered again.")]
 pub struct ProvideArgs {
     /// GenImNFT contract to serve; repeat (or comma-separate) for several [default: from
     /// deployments/<chain-id>.json]
@@ -80,13 +96,29 @@ pub struct ProvideArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
 
-    /// Seconds another shard's token must stay pending before this instance takes it
+    /// Seconds another shard's token must have been pending since its mint (block time)
+    /// before this instance takes it; with --once, such tokens are left to their shard
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub shard_grace: u64,
 
-    /// Handle everything pending now, then exit (for cron jobs and tests)
+    /// Handle everything pending now, then exit (for cron jobs and tests); waits for nothing:
+    /// transient failures get --attempts tries, other shards' tokens in their grace period
+    /// are left to them
     #[arg(long)]
     pub once: bool,
+
+    /// Print the tokens given up on (token id, prompt, error), then exit; with --json, one
+    /// JSON object per line
+    #[arg(long, conflicts_with = "retry_failed")]
+    pub failed: bool,
+
+    /// Try the tokens given up on again (those still pending), then go on as usual
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// Withdraw earnings every SECONDS while running, when there are some (0: only at exit)
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub withdraw_every: u64,
 
     /// How often to look for new blocks (ms) [default: 100 on a local node, 1000 otherwise]
     #[arg(long, value_name = "MS")]
@@ -104,11 +136,17 @@ pub struct ProvideArgs {
     #[arg(long, value_name = "BLOCK")]
     pub from_block: Option<u64>,
 
-    /// Attempts per generator, store or RPC call before giving up on a token
+    /// With --once: attempts per generator, store or RPC call before the run stops (it gives
+    /// no token up for a transient failure); a running service retries until it works
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub attempts: u32,
 
-    /// Seconds in-flight work may take to finish after SIGINT/SIGTERM
+    /// Longest wait between two retries of a failing generator, store or RPC (seconds)
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub retry_max_delay: u64,
+
+    /// Seconds in-flight work (generations, deliveries waiting for a receipt) may take to
+    /// finish after SIGINT/SIGTERM; what is left then is handed back to the next run
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub shutdown_timeout: u64,
 
@@ -127,6 +165,9 @@ impl ProvideArgs {
     /// Connects, checks the provider's authorization and runs until SIGINT/SIGTERM (or, with
     /// `--once`, until everything pending is handled); prints the totals.
     pub async fn run(self) -> eyre::Result<()> {
+        if self.failed {
+            return self.list_failed().await;
+        }
         let (conn, config) = self.rpc.connect(Some(&self.wallet)).await?;
         conn.signer()?;
         let nfts = self.contracts(&conn, &config).await?;
@@ -155,10 +196,14 @@ impl ProvideArgs {
             from_block: self.from_block,
             retry: RetryPolicy {
                 attempts: self.attempts,
+                max_delay: Duration::from_secs(self.retry_max_delay),
                 ..RetryPolicy::default()
             },
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             progress: true,
+            withdraw_every: (self.withdraw_every > 0)
+                .then(|| Duration::from_secs(self.withdraw_every)),
+            retry_failed: self.retry_failed,
         };
         tracing::info!(generator = %generator.describe(), store = %store.describe(), "starting the provider");
         let totals = ImageProvider::new(conn, generator, store, opts)
@@ -175,6 +220,32 @@ impl ProvideArgs {
                 format_eth(totals.earned),
                 totals.gas_used
             ));
+        }
+        Ok(())
+    }
+
+    /// `--failed`: the tokens given up on, one line each (no wallet needed).
+    async fn list_failed(&self) -> eyre::Result<()> {
+        let (conn, config) = self.rpc.connect(None).await?;
+        for nft in self.contracts(&conn, &config).await? {
+            for record in failed_tokens(&self.state_dir, conn.chain_id, nft)? {
+                let prompt = record.mint.as_ref().map(|m| m.prompt.as_str());
+                let error = record.error.as_deref().unwrap_or("unknown error");
+                if self.json {
+                    print_json(&serde_json::json!({
+                        "nft": nft,
+                        "tokenId": record.token_id,
+                        "prompt": prompt,
+                        "error": error,
+                    }));
+                } else {
+                    print(format_args!(
+                        "{nft} token {}: {error} (prompt: {:?})",
+                        record.token_id,
+                        prompt.unwrap_or_default()
+                    ));
+                }
+            }
         }
         Ok(())
     }

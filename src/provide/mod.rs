@@ -2,57 +2,76 @@
 //! metadata, deliver on-chain (batched when several are ready) and get paid.
 //!
 //! ```text
-//!  scanner (per contract) ──jobs──> workers (N at once) ──ready──> batcher ──> deliver / deliverBatch
-//!     │  chunked get_logs from the checkpoint,      │ state check, generate,      │ one tx per batch,
-//!     │  re-reading a reorg window                  │ store image + metadata,     │ payouts from the receipt
-//!     └──────────────── tracker: checkpoint = first block with unfinished work ────┘
+//!  scan (per contract) ──jobs──> work (N at once) ──ready──> deliver ──> deliver / deliverBatch
+//!   │ chunked get_logs from the checkpoint,   │ state check, pipeline    │ one tx per batch, followed
+//!   │ a reorg window re-read, reorgs seen     │ (generate, store image,  │ to its end; payouts from
+//!   │ by block hash, settled tokens confirmed │ metadata), records       │ the receipt or the logs
+//!   └─────────── tracker: one entry per mint; checkpoint = first block not final ───────────┘
 //! ```
 //!
 //! Exactly-once delivery rests on the contract (a token is delivered at most once, and
 //! `deliverBatch` skips tokens that are no longer pending); the provider's job is to lose
-//! nothing. The checkpoint only moves past a block once every token minted in it is delivered,
-//! skipped (no longer pending) or given up on, and token records keep generated work across
-//! restarts, so a provider killed at any moment resumes where it was without paying twice for an
-//! image.
+//! nothing. Every mint is tracked until its outcome (delivered, refunded, given up on) is
+//! deeper than the reorg window and confirmed on chain once more; a token found pending again
+//! then is queued again. The checkpoint never passes a block whose tokens are not final, and
+//! token records (one per mint, see [`state`]) keep generated work across restarts, so a
+//! provider killed at any moment resumes where it was without paying twice for an image.
+//!
+//! Failures by kind ([`crate::retry::ErrorClass`]): a transient one (generator, store or RPC
+//! down) is retried with capped backoff for as long as the token is pending (with `once`, up
+//! to `retry.attempts`, then the run stops and loses nothing); a rejected prompt fails its
+//! token only (see [`failed_tokens`]); a configuration error stops the run at once.
 
 pub mod state;
 
+mod deliver;
+mod earnings;
 mod progress;
+mod report;
+mod scan;
+mod tracker;
+mod work;
 
 pub use crate::retry::{RetryPolicy, Retryable};
 use crate::{
     bindings::gen_im_nft::GenImNFT,
-    chain::{ChainError, Connection, call_tx},
-    generate::{Generator, ImageRequest},
-    pipeline::{self, Pipeline, PipelineError, TokenRef},
+    chain::{ChainError, Connection},
+    nft::token::TokenState,
+    pipeline::PipelineError,
+    retry::RetryLog,
     store::Store,
 };
 use alloy::{
     primitives::{Address, B256, TxHash, U256},
     providers::Provider as _,
-    rpc::types::{Filter, TransactionReceipt},
-    sol_types::{SolCall, SolEvent},
+    rpc::types::Filter,
+    sol_types::SolEvent,
 };
 use eyre::bail;
 use progress::Progress;
-use state::{ContractState, TokenPhase, TokenRecord};
+pub use report::{Delivery, Report, Totals};
+use state::{ContractState, MintRef, StateError, TokenRecord};
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     future::Future,
-    path::PathBuf,
+    path::{Path, PathBuf},
     str::FromStr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 use tokio::{
-    sync::{Semaphore, mpsc, watch},
+    sync::{mpsc, watch},
     task::JoinSet,
 };
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
+use tracker::Tracker;
+
+use crate::generate::Generator;
 
 /// `--shard I/N`: this instance takes tokens with `id % N == I` at once and the others only
-/// after `grace`, if still pending, so that several providers split the work without
-/// generating the same image twice, and still cover for one another.
+/// once they have been pending for `grace` since their mint (block time), so that several
+/// providers split the work without generating the same image twice, and still cover for one
+/// another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// This instance's index, `0..count`.
@@ -98,26 +117,37 @@ pub struct ProvideOptions {
     pub batch_wait: Duration,
     /// Work split between instances.
     pub shard: Option<Shard>,
-    /// How long another shard's token must stay pending before this instance takes it.
+    /// How long another shard's token must have been pending (since its mint's block time)
+    /// before this instance takes it.
     pub shard_grace: Duration,
-    /// Handle what is pending now, then exit.
+    /// Handle what is pending now, then exit. Nothing waits: another shard's tokens still in
+    /// their grace period are left to their shard, transient failures are retried up to
+    /// `retry.attempts` and then stop the run.
     pub once: bool,
     /// How often to look for new blocks.
     pub poll_interval: Duration,
     /// Most blocks per `eth_getLogs` call.
     pub chunk_blocks: u64,
-    /// Blocks behind the scanned head read again on every poll, for reorgs.
+    /// Blocks a mint's outcome must be buried under before it is final; also re-read behind
+    /// the scanned head on every poll.
     pub reorg_blocks: u64,
     /// Where to start without a checkpoint (default: the deployment record's block, else 0).
     pub from_block: Option<u64>,
     /// Folder of deployment records (`<chain-id>.json`), for the default start block.
     pub deployments_dir: PathBuf,
-    /// Retries of generator, store and RPC calls.
+    /// Backoff of generator, store and RPC retries. Its `attempts` bound them only with
+    /// `once`; a running service retries transient failures until they work.
     pub retry: RetryPolicy,
-    /// How long in-flight work may take to finish after SIGINT/SIGTERM.
+    /// How long in-flight work may take to finish after SIGINT/SIGTERM; what is still running
+    /// then is handed back (left unfinished for the next run).
     pub shutdown_timeout: Duration,
     /// Show a progress display on stderr when it is a terminal.
     pub progress: bool,
+    /// Withdraw earnings this often while running (only when there are some); `None`: only
+    /// at the end of the run.
+    pub withdraw_every: Option<Duration>,
+    /// Forget the failures recorded for tokens and try them again (when still pending).
+    pub retry_failed: bool,
 }
 
 impl Default for ProvideOptions {
@@ -139,72 +169,46 @@ impl Default for ProvideOptions {
             retry: RetryPolicy::default(),
             shutdown_timeout: Duration::from_secs(30),
             progress: true,
+            withdraw_every: Some(Duration::from_secs(3600)),
+            retry_failed: false,
         }
     }
 }
 
-/// One delivered token, as reported to observers (`genim demo`, the benchmark).
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub nft: Address,
-    pub token_id: u64,
-    pub prompt: String,
-    pub image_cid: String,
-    pub metadata_cid: String,
-    pub digest: B256,
-    /// What the contract paid this provider for the token.
-    pub payout: U256,
-    /// The transaction's gas divided by the tokens it delivered.
-    pub gas_used: u64,
-    pub tx: TxHash,
-    /// Tokens in the same transaction.
-    pub batch_size: usize,
-    /// When the provider saw the mint event.
-    pub discovered_at: Instant,
-    /// When the delivering transaction was sent.
-    pub sent_at: Instant,
-    /// Time spent generating and storing (zero when reused from a token record).
-    pub work: Duration,
+/// Why a run stopped: every image would fail the same way, or the chain refuses us.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProvideError {
+    /// A generator or store error that no retry fixes (bad key, unknown model, full disk), or
+    /// a transient one that outlasted the attempts of a `once` run.
+    #[error(transparent)]
+    Pipeline(Arc<PipelineError>),
+    /// The chain refused or stayed unreachable (with `once`).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The state folder cannot be written.
+    #[error(transparent)]
+    State(Arc<StateError>),
+    /// The signer was removed from the contract's providers.
+    #[error(
+        "{signer} is no longer an authorized provider of {nft}: the owner can run \
+         `genim provider add {signer} --nft {nft}`"
+    )]
+    NotProvider { signer: Address, nft: Address },
+    /// A task of the loop panicked.
+    #[error("internal task failed: {0}")]
+    Task(String),
 }
 
-/// What happened to a token, for observers and the progress display.
-#[derive(Debug, Clone)]
-pub enum Report {
-    /// A mint was seen and queued.
-    Queued { nft: Address, token_id: u64 },
-    /// Generation started.
-    Generating { nft: Address, token_id: u64 },
-    /// Delivered and paid.
-    Delivered(Box<Delivery>),
-    /// No longer pending (delivered by another provider, refunded, or reorged away).
-    Skipped {
-        nft: Address,
-        token_id: u64,
-        reason: String,
-    },
-    /// Given up on; the owner can refund it after the deadline.
-    Failed {
-        nft: Address,
-        token_id: u64,
-        error: String,
-    },
+impl From<PipelineError> for ProvideError {
+    fn from(err: PipelineError) -> Self {
+        Self::Pipeline(Arc::new(err))
+    }
 }
 
-/// Totals of a run, printed at exit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Totals {
-    pub delivered: u64,
-    pub skipped: u64,
-    pub failed: u64,
-    /// Wei earned from deliveries in this run.
-    #[serde(with = "crate::amount::decimal")]
-    pub earned: U256,
-    /// Gas spent on delivery transactions in this run.
-    pub gas_used: u64,
-    /// Earnings withdrawn from the contracts at the end of the run.
-    #[serde(with = "crate::amount::decimal")]
-    pub withdrawn: U256,
+impl From<StateError> for ProvideError {
+    fn from(err: StateError) -> Self {
+        Self::State(Arc::new(err))
+    }
 }
 
 /// The provider service.
@@ -221,7 +225,7 @@ pub struct ImageProvider {
 struct Job {
     nft: Address,
     token_id: u64,
-    prompt: String,
+    mint: MintRef,
     discovered_at: Instant,
 }
 
@@ -235,19 +239,19 @@ struct Ready {
     work: Duration,
 }
 
-/// Why a run must stop (bad key, full disk...), shared by all tasks.
+/// The first error that stops the run, shared by all tasks.
 #[derive(Clone, Default)]
-struct Fatal(Arc<Mutex<Option<String>>>);
+struct Fatal(Arc<Mutex<Option<ProvideError>>>);
 
 impl Fatal {
-    fn set(&self, message: String) {
+    fn set(&self, err: ProvideError) {
         let mut slot = self.0.lock().expect("fatal lock");
         if slot.is_none() {
-            slot.replace(message);
+            slot.replace(err);
         }
     }
 
-    fn take(&self) -> Option<String> {
+    fn take(&self) -> Option<ProvideError> {
         self.0.lock().expect("fatal lock").take()
     }
 }
@@ -258,6 +262,8 @@ struct Shared {
     generator: Arc<dyn Generator>,
     store: Arc<dyn Store>,
     opts: ProvideOptions,
+    /// Per contract: the first token id the signer may deliver (`authorizedSince`).
+    since: HashMap<Address, u64>,
     tracker: Tracker,
     progress: Progress,
     fatal: Fatal,
@@ -269,10 +275,99 @@ impl Shared {
         let _ = self.stop.send(true);
     }
 
-    fn fail_run(&self, message: String) {
-        warn!(error = %message, "stopping");
-        self.fatal.set(message);
+    fn fail_run(&self, err: impl Into<ProvideError>) {
+        let err = err.into();
+        warn!(error = %err, "stopping");
+        self.fatal.set(err);
         self.stop();
+    }
+
+    /// How long to keep at a transient failure: a service waits for the generator, store or
+    /// RPC to come back (one log line per outage), a `once` run gives up after its attempts.
+    fn patience(&self) -> RetryPolicy {
+        if self.opts.once {
+            self.opts.retry
+        } else {
+            RetryPolicy {
+                attempts: RetryPolicy::UNLIMITED,
+                log: RetryLog::PerOutage,
+                ..self.opts.retry
+            }
+        }
+    }
+
+    /// The on-chain state of a token, retried while the RPC is down.
+    async fn token_state(&self, nft: Address, token_id: u64) -> Result<TokenState, ChainError> {
+        let contract = GenImNFT::new(nft, self.conn.provider.clone());
+        self.patience()
+            .run("reading the token state", token_id, || async {
+                contract
+                    .tokenState(U256::from(token_id))
+                    .call()
+                    .await
+                    .map(|state| TokenState::from_u8(state.state))
+                    .map_err(|err| self.conn.call_error(err))
+            })
+            .await
+    }
+
+    /// The last `ImageDelivered` event of a token since `from_block`: who delivered it, for
+    /// what, in which transaction and block.
+    async fn delivery_of(
+        &self,
+        nft: Address,
+        token_id: u64,
+        from_block: u64,
+    ) -> Result<Option<OnChainDelivery>, ChainError> {
+        let filter = Filter::new()
+            .address(nft)
+            .event_signature(GenImNFT::ImageDelivered::SIGNATURE_HASH)
+            .topic1(B256::from(U256::from(token_id)))
+            .from_block(from_block);
+        let logs = self
+            .patience()
+            .run("reading delivery events", token_id, || async {
+                self.conn
+                    .provider
+                    .get_logs(&filter)
+                    .await
+                    .map_err(|err| self.conn.rpc_error(err))
+            })
+            .await?;
+        Ok(logs.iter().rev().find_map(|log| {
+            let event = GenImNFT::ImageDelivered::decode_log(&log.inner).ok()?;
+            Some(OnChainDelivery {
+                provider: event.provider,
+                payout: event.payout,
+                digest: event.metadataDigest,
+                tx: log.transaction_hash?,
+                block: log.block_number?,
+            })
+        }))
+    }
+}
+
+/// A delivery found in the logs.
+#[derive(Debug, Clone, Copy)]
+struct OnChainDelivery {
+    provider: Address,
+    payout: U256,
+    digest: B256,
+    tx: TxHash,
+    block: u64,
+}
+
+/// Waits for `fut` unless the run stops first.
+async fn unless_stopped<T>(
+    stop: &mut watch::Receiver<bool>,
+    fut: impl Future<Output = T>,
+) -> Option<T> {
+    if *stop.borrow() {
+        return None;
+    }
+    tokio::select! {
+        out = fut => Some(out),
+        _ = stop.wait_for(|stopped| *stopped) => None,
     }
 }
 
@@ -306,40 +401,51 @@ impl ImageProvider {
         if self.opts.nfts.is_empty() {
             bail!("no contract to serve: pass --nft ADDR (or deploy one, which records it)");
         }
-        let mut states = HashMap::new();
+        // A delivery is followed until it is mined or can never be: sending it again because
+        // its receipt is late would pay gas twice and report a skip for our own delivery.
+        let conn = self.conn.clone().with_tx_timeout(None);
+        let mut starts = Vec::new();
+        let mut since = HashMap::new();
         for &nft in &self.opts.nfts {
-            crate::nft::Nft::open(&self.conn, nft).await?;
-            let authorized = GenImNFT::new(nft, self.conn.provider.clone())
-                .isProvider(signer)
+            crate::nft::Nft::open(&conn, nft).await?;
+            let contract = GenImNFT::new(nft, conn.provider.clone());
+            let first = contract
+                .authorizedSince(signer)
                 .call()
                 .await
-                .map_err(|err| self.conn.call_error(err))?;
-            if !authorized {
+                .map_err(|err| conn.call_error(err))?;
+            if first.is_zero() {
                 bail!(
                     "{signer} is not an authorized provider of {nft}: the owner can run \
                      `genim provider add {signer} --nft {nft}`"
                 );
             }
-            let state = ContractState::open(&self.opts.state_dir, self.conn.chain_id, nft)?;
-            let start = match state.checkpoint()? {
+            since.insert(nft, u64::try_from(first).unwrap_or(u64::MAX));
+            let state = ContractState::open(&self.opts.state_dir, conn.chain_id, nft)?;
+            let mut start = match state.checkpoint()? {
                 Some(block) => block,
                 None => self.default_start(nft),
             };
+            if self.opts.retry_failed {
+                start = start.min(self.forget_failures(&state, nft)?);
+            }
             info!(%nft, from_block = start, state = %state.dir().display(), "serving");
-            states.insert(nft, (state, start));
+            starts.push((nft, state, start));
         }
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            conn: self.conn.clone(),
+            conn,
             signer,
             generator: self.generator.clone(),
             store: self.store.clone(),
             tracker: Tracker::new(
-                states
+                starts
                     .iter()
-                    .map(|(nft, (st, start))| (*nft, st.clone(), *start)),
+                    .map(|(nft, st, start)| (*nft, st.clone(), *start)),
+                self.opts.reorg_blocks,
             ),
+            since,
             progress: Progress::new(self.opts.progress, self.observer.clone()),
             opts: self.opts.clone(),
             fatal: Fatal::default(),
@@ -349,8 +455,8 @@ impl ImageProvider {
         let (job_tx, job_rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
-        for (nft, (_, start)) in states {
-            tasks.spawn(scan(
+        for (nft, _, start) in starts {
+            tasks.spawn(scan::scan(
                 shared.clone(),
                 nft,
                 start,
@@ -359,8 +465,22 @@ impl ImageProvider {
             ));
         }
         drop(job_tx);
-        tasks.spawn(dispatch(shared.clone(), job_rx, ready_tx, stop_rx.clone()));
-        tasks.spawn(batch(shared.clone(), ready_rx));
+        tasks.spawn(work::dispatch(
+            shared.clone(),
+            job_rx,
+            ready_tx,
+            stop_rx.clone(),
+        ));
+        tasks.spawn(deliver::batch(shared.clone(), ready_rx));
+        let withdrawn = Arc::new(Mutex::new(U256::ZERO));
+        if let (Some(every), false) = (self.opts.withdraw_every, self.opts.once) {
+            tasks.spawn(earnings::withdraw_periodically(
+                shared.clone(),
+                every,
+                withdrawn.clone(),
+                stop_rx.clone(),
+            ));
+        }
 
         let signal = {
             let shared = shared.clone();
@@ -371,48 +491,73 @@ impl ImageProvider {
             }
         };
         tokio::pin!(signal);
+        let mut stop_rx = stop_rx;
+        let mut deadline: Option<tokio::time::Instant> = None;
         let mut signalled = false;
         loop {
+            let grace_over = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = &mut signal, if !signalled => signalled = true,
+                _ = stop_rx.changed(), if deadline.is_none() => {}
+                _ = grace_over => {
+                    // Bounded shutdown: what is still generating or waiting for a receipt is
+                    // handed back (its tokens stay unfinished, so the checkpoint keeps them).
+                    warn!(
+                        seconds = self.opts.shutdown_timeout.as_secs(),
+                        "in-flight work did not finish within the shutdown timeout; handing it back"
+                    );
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
                 joined = tasks.join_next() => match joined {
                     Some(Ok(())) => {}
-                    Some(Err(err)) => shared.fail_run(format!("internal task failed: {err}")),
+                    Some(Err(err)) if err.is_cancelled() => {}
+                    Some(Err(err)) => shared.fail_run(ProvideError::Task(err.to_string())),
                     None => break,
                 },
+            }
+            if deadline.is_none() && *stop_rx.borrow() {
+                deadline = Some(tokio::time::Instant::now() + self.opts.shutdown_timeout);
             }
         }
         shared.tracker.save_all(true);
         let mut totals = shared.progress.finish();
-        if let Some(message) = shared.fatal.take() {
-            bail!(message);
+        if let Some(err) = shared.fatal.take() {
+            return Err(err.into());
         }
-        totals.withdrawn = self.withdraw_earnings().await;
+        let end = match deadline {
+            // After a signal, withdrawing must fit in what is left of the shutdown timeout.
+            Some(at) => at.saturating_duration_since(tokio::time::Instant::now()),
+            None => self.opts.shutdown_timeout.max(Duration::from_secs(120)),
+        };
+        let last = tokio::time::timeout(end, earnings::withdraw_all(&shared)).await;
+        if last.is_err() {
+            warn!("earnings not withdrawn before the shutdown timeout; run `genim withdraw`");
+        }
+        totals.withdrawn = *withdrawn.lock().expect("withdrawn lock") + last.unwrap_or_default();
         Ok(totals)
     }
 
-    /// Deliveries credit earnings in the contract; take them home when the run ends. A failure
-    /// only costs a later `genim withdraw`, so it is logged, not fatal.
-    async fn withdraw_earnings(&self) -> U256 {
-        let mut total = U256::ZERO;
-        for &address in &self.opts.nfts {
-            let outcome = async {
-                let nft = crate::nft::Nft::open(&self.conn, address).await?;
-                crate::nft::manage::withdraw(&self.conn, &nft).await
+    /// `--retry-failed`: forgets the failures recorded for `nft`'s tokens, so they are
+    /// generated again when the scan reaches their mint; returns the earliest such mint block.
+    fn forget_failures(&self, state: &ContractState, nft: Address) -> Result<u64, StateError> {
+        let mut earliest = u64::MAX;
+        for record in state.failed_tokens()? {
+            let block = match &record.mint {
+                Some(mint) => mint.block,
+                None => self.default_start(nft),
             };
-            match outcome.await {
-                Ok(withdrawn) => {
-                    if withdrawn.tx.is_some() {
-                        info!(nft = %address, amount = %withdrawn.amount, "withdrew earnings");
-                    }
-                    total += withdrawn.amount;
-                }
-                Err(err) => {
-                    warn!(nft = %address, error = %err, "earnings not withdrawn; run `genim withdraw`")
-                }
-            }
+            earliest = earliest.min(block);
+            info!(%nft, token_id = record.token_id, "retrying a token that failed before");
+            state.remove_token(record.token_id)?;
         }
-        total
+        Ok(earliest)
     }
 
     fn default_start(&self, nft: Address) -> u64 {
@@ -433,630 +578,14 @@ impl ImageProvider {
     }
 }
 
-/// Per contract: which blocks still have unfinished tokens, to derive the checkpoint.
-struct Tracker {
-    inner: Mutex<HashMap<Address, Track>>,
-}
-
-struct Track {
-    state: ContractState,
-    /// block -> tokens minted in it and not finished
-    unfinished: BTreeMap<u64, u32>,
-    /// token -> block of its mint, for every token seen in this run
-    known: HashMap<u64, u64>,
-    finished: std::collections::HashSet<u64>,
-    /// everything below this block has been read
-    scanned_to: u64,
-    saved: u64,
-    saved_at: Instant,
-}
-
-impl Track {
-    fn checkpoint(&self) -> u64 {
-        self.unfinished
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(self.scanned_to)
-            .min(self.scanned_to)
-    }
-}
-
-impl Tracker {
-    fn new(items: impl Iterator<Item = (Address, ContractState, u64)>) -> Self {
-        let map = items
-            .map(|(nft, state, start)| {
-                let track = Track {
-                    state,
-                    unfinished: BTreeMap::new(),
-                    known: HashMap::new(),
-                    finished: Default::default(),
-                    scanned_to: start,
-                    saved: start,
-                    saved_at: Instant::now(),
-                };
-                (nft, track)
-            })
-            .collect();
-        Self {
-            inner: Mutex::new(map),
-        }
-    }
-
-    /// Registers a mint; `false` when the token was already seen in this run.
-    fn discover(&self, nft: Address, token_id: u64, block: u64) -> bool {
-        let mut map = self.inner.lock().expect("tracker lock");
-        let track = map.get_mut(&nft).expect("tracked contract");
-        if track.known.contains_key(&token_id) {
-            return false;
-        }
-        track.known.insert(token_id, block);
-        *track.unfinished.entry(block).or_default() += 1;
-        true
-    }
-
-    /// Everything below `next_block` has been read.
-    fn scanned(&self, nft: Address, next_block: u64) {
-        let mut map = self.inner.lock().expect("tracker lock");
-        let track = map.get_mut(&nft).expect("tracked contract");
-        track.scanned_to = track.scanned_to.max(next_block);
-        drop(map);
-        self.save(nft, false);
-    }
-
-    /// A token is delivered, skipped or given up on.
-    fn finish(&self, nft: Address, token_id: u64) {
-        let mut map = self.inner.lock().expect("tracker lock");
-        let track = map.get_mut(&nft).expect("tracked contract");
-        if !track.finished.insert(token_id) {
-            return;
-        }
-        if let Some(block) = track.known.get(&token_id).copied()
-            && let Some(count) = track.unfinished.get_mut(&block)
-        {
-            *count -= 1;
-            if *count == 0 {
-                track.unfinished.remove(&block);
-            }
-        }
-        drop(map);
-        self.save(nft, false);
-    }
-
-    /// Saves the checkpoint when it moved, at most every 250 ms unless `force`.
-    fn save(&self, nft: Address, force: bool) {
-        let mut map = self.inner.lock().expect("tracker lock");
-        let track = map.get_mut(&nft).expect("tracked contract");
-        let checkpoint = track.checkpoint();
-        if checkpoint == track.saved
-            || (!force && track.saved_at.elapsed() < Duration::from_millis(250))
-        {
-            return;
-        }
-        match track.state.save_checkpoint(checkpoint) {
-            Ok(()) => {
-                debug!(%nft, next_block = checkpoint, "checkpoint saved");
-                track.saved = checkpoint;
-                track.saved_at = Instant::now();
-            }
-            Err(err) => warn!(%err, "cannot save the checkpoint; will retry"),
-        }
-    }
-
-    fn save_all(&self, force: bool) {
-        let nfts: Vec<Address> = self
-            .inner
-            .lock()
-            .expect("tracker lock")
-            .keys()
-            .copied()
-            .collect();
-        for nft in nfts {
-            self.save(nft, force);
-        }
-    }
-
-    fn state(&self, nft: Address) -> ContractState {
-        self.inner.lock().expect("tracker lock")[&nft].state.clone()
-    }
-
-    fn is_finished(&self, nft: Address, token_id: u64) -> bool {
-        self.inner.lock().expect("tracker lock")[&nft]
-            .finished
-            .contains(&token_id)
-    }
-}
-
-/// Reads `ImageRequested` events of `nft` from `start`, chunked, re-reading a reorg window on
-/// every poll, and queues each new mint.
-async fn scan(
-    shared: Arc<Shared>,
+/// The tokens given up on in `state_dir` for `nft` on `chain_id`, with their errors (for
+/// `genim provide --failed`).
+pub fn failed_tokens(
+    state_dir: &Path,
+    chain_id: u64,
     nft: Address,
-    start: u64,
-    jobs: mpsc::UnboundedSender<Job>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let opts = &shared.opts;
-    let provider = &shared.conn.provider;
-    let mut next = start; // first block not read yet
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let head = match opts
-            .retry
-            .run("reading the block number", 0, || async {
-                provider
-                    .get_block_number()
-                    .await
-                    .map_err(|err| shared.conn.rpc_error(err))
-            })
-            .await
-        {
-            Ok(head) => head,
-            Err(err) => return shared.fail_run(format!("cannot follow the chain: {err}")),
-        };
-        if head + 1 >= next {
-            // Also behind the checkpoint after a restart: a reorg may have happened meanwhile.
-            let from = next.saturating_sub(opts.reorg_blocks);
-            let mut chunk_start = from;
-            while chunk_start <= head {
-                let chunk_end = (chunk_start + opts.chunk_blocks - 1).min(head);
-                let filter = Filter::new()
-                    .address(nft)
-                    .event_signature(GenImNFT::ImageRequested::SIGNATURE_HASH)
-                    .from_block(chunk_start)
-                    .to_block(chunk_end);
-                let logs = match opts
-                    .retry
-                    .run("reading mint events", chunk_start, || async {
-                        provider
-                            .get_logs(&filter)
-                            .await
-                            .map_err(|err| shared.conn.rpc_error(err))
-                    })
-                    .await
-                {
-                    Ok(logs) => logs,
-                    Err(err) => return shared.fail_run(format!("cannot read mint events: {err}")),
-                };
-                for log in logs {
-                    let (Some(block), Ok(event)) = (
-                        log.block_number,
-                        GenImNFT::ImageRequested::decode_log(&log.inner),
-                    ) else {
-                        continue;
-                    };
-                    let Ok(token_id) = u64::try_from(event.tokenId) else {
-                        continue;
-                    };
-                    if shared.tracker.discover(nft, token_id, block) {
-                        shared.progress.report(Report::Queued { nft, token_id });
-                        let job = Job {
-                            nft,
-                            token_id,
-                            prompt: event.data.prompt.clone(),
-                            discovered_at: Instant::now(),
-                        };
-                        if jobs.send(job).is_err() {
-                            return;
-                        }
-                    }
-                }
-                chunk_start = chunk_end + 1;
-                shared.tracker.scanned(nft, chunk_start);
-            }
-            next = head + 1;
-        }
-        if opts.once {
-            return;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(opts.poll_interval) => {}
-            _ = stop.changed() => {}
-        }
-    }
-}
-
-/// Runs jobs with at most `concurrency` generating at once; another shard's tokens wait out
-/// the grace period first. On stop, queued jobs are handed back (left unfinished, so the
-/// checkpoint keeps them) and in-flight ones get `shutdown_timeout` to finish.
-async fn dispatch(
-    shared: Arc<Shared>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-    ready: mpsc::UnboundedSender<Ready>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let permits = Arc::new(Semaphore::new(shared.opts.concurrency.max(1)));
-    let mut workers = JoinSet::new();
-    loop {
-        tokio::select! {
-            job = jobs.recv() => match job {
-                Some(job) => {
-                    let (shared, permits, ready, stop) =
-                        (shared.clone(), permits.clone(), ready.clone(), stop.clone());
-                    workers.spawn(async move { work(shared, job, permits, ready, stop).await });
-                }
-                None => break,
-            },
-            Some(_) = workers.join_next(), if !workers.is_empty() => {}
-            _ = stop.changed() => break,
-        }
-    }
-    let drain = async { while workers.join_next().await.is_some() {} };
-    if *stop.borrow() {
-        if tokio::time::timeout(shared.opts.shutdown_timeout, drain)
-            .await
-            .is_err()
-        {
-            warn!(
-                unfinished = workers.len(),
-                "in-flight work did not finish in time; handing it back"
-            );
-            workers.abort_all();
-        }
-    } else {
-        drain.await;
-    }
-}
-
-async fn work(
-    shared: Arc<Shared>,
-    job: Job,
-    permits: Arc<Semaphore>,
-    ready: mpsc::UnboundedSender<Ready>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let (nft, token_id) = (job.nft, job.token_id);
-    if let Some(shard) = shared.opts.shard
-        && !shard.owns(token_id)
-    {
-        debug!(%nft, token_id, "another shard's token: waiting out the grace period");
-        tokio::select! {
-            _ = tokio::time::sleep(shared.opts.shard_grace) => {}
-            _ = stop.changed() => return,
-        }
-    }
-    let Ok(_permit) = permits.acquire().await else {
-        return;
-    };
-    if *stop.borrow() {
-        return; // handed back: stays unfinished for the next run
-    }
-    match prepare(&shared, &job).await {
-        Ok(Some(item)) => {
-            let _ = ready.send(item);
-        }
-        Ok(None) => shared.tracker.finish(nft, token_id),
-        Err(JobError::Failed(error)) => {
-            warn!(%nft, token_id, %error, "giving up on this token; its owner can refund it");
-            let record = TokenRecord {
-                token_id,
-                phase: TokenPhase::Failed,
-                image_cid: None,
-                metadata_cid: None,
-                digest: None,
-                tx: None,
-                error: Some(error.clone()),
-            };
-            if let Err(err) = shared.tracker.state(nft).save_token(&record) {
-                return shared.fail_run(err.to_string());
-            }
-            shared.progress.report(Report::Failed {
-                nft,
-                token_id,
-                error,
-            });
-            shared.tracker.finish(nft, token_id);
-        }
-        Err(JobError::Fatal(message)) => shared.fail_run(message),
-    }
-}
-
-enum JobError {
-    /// This token cannot be done; the others can.
-    Failed(String),
-    /// Nothing can be done (full disk, lost RPC): stop the run.
-    Fatal(String),
-}
-
-/// Checks the token, generates and stores what is missing, and returns it ready to deliver;
-/// `None` when the token is no longer pending.
-async fn prepare(shared: &Shared, job: &Job) -> Result<Option<Ready>, JobError> {
-    let (nft, token_id) = (job.nft, job.token_id);
-    if let Some(reason) = not_pending(shared, nft, token_id).await? {
-        shared.progress.report(Report::Skipped {
-            nft,
-            token_id,
-            reason,
-        });
-        return Ok(None);
-    }
-    let state = shared.tracker.state(nft);
-    let record = state
-        .token(token_id)
-        .map_err(|err| JobError::Fatal(err.to_string()))?;
-    if let Some(record) = &record
-        && record.phase == TokenPhase::Failed
-    {
-        let error = record
-            .error
-            .clone()
-            .unwrap_or_else(|| "failed in an earlier run".into());
-        return Err(JobError::Failed(error));
-    }
-    let stored = record.and_then(|r| Some((r.image_cid?, r.metadata_cid?, r.digest?)));
-    let (image_cid, metadata_cid, digest, work) = match stored {
-        Some((image, metadata, digest)) => {
-            let digest = B256::from_str(&digest).map_err(|_| {
-                JobError::Fatal(format!("corrupt digest in the record of token {token_id}"))
-            })?;
-            debug!(%nft, token_id, "reusing the stored image and metadata");
-            (image, metadata, digest, Duration::ZERO)
-        }
-        None => {
-            let started = Instant::now();
-            let (image, metadata, digest) = generate_and_store(shared, job, &state).await?;
-            (image, metadata, digest, started.elapsed())
-        }
-    };
-    if let Some(reason) = not_pending(shared, nft, token_id).await? {
-        shared.progress.report(Report::Skipped {
-            nft,
-            token_id,
-            reason,
-        });
-        return Ok(None);
-    }
-    Ok(Some(Ready {
-        job: job.clone(),
-        image_cid,
-        metadata_cid,
-        digest,
-        work,
-    }))
-}
-
-async fn generate_and_store(
-    shared: &Shared,
-    job: &Job,
-    state: &ContractState,
-) -> Result<(String, String, B256), JobError> {
-    let (nft, token_id) = (job.nft, job.token_id);
-    shared.progress.report(Report::Generating { nft, token_id });
-    let work = pipeline::Job {
-        request: ImageRequest::new(job.prompt.clone()),
-        token: Some(TokenRef {
-            chain_id: shared.conn.chain_id,
-            contract: nft,
-            token_id,
-        }),
-    };
-    let output = Pipeline::new(shared.generator.clone(), shared.store.clone())
-        .run(&work, &shared.opts.retry)
-        .await
-        .map_err(|err| match err {
-            // This token cannot be done; the others can.
-            PipelineError::Generate(_) | PipelineError::Metadata(_) => {
-                JobError::Failed(err.to_string())
-            }
-            // A store that fails after retries, or names things differently than the contract
-            // will, fails every token: stop the run.
-            _ => JobError::Fatal(err.to_string()),
-        })?;
-    let (Some(metadata_cid), Some(digest)) = (output.metadata_cid, output.metadata_digest) else {
-        unreachable!("a token's image always gets metadata");
-    };
-    let image_cid = output.image_cid;
-    let record = TokenRecord {
-        token_id,
-        phase: TokenPhase::Stored,
-        image_cid: Some(image_cid.clone()),
-        metadata_cid: Some(metadata_cid.clone()),
-        digest: Some(digest.to_string()),
-        tx: None,
-        error: None,
-    };
-    state
-        .save_token(&record)
-        .map_err(|err| JobError::Fatal(err.to_string()))?;
-    info!(%nft, token_id, image = %image_cid, metadata = %metadata_cid, "stored");
-    Ok((image_cid, metadata_cid, digest))
-}
-
-/// `Some(reason)` when the token is no longer pending on-chain.
-async fn not_pending(
-    shared: &Shared,
-    nft: Address,
-    token_id: u64,
-) -> Result<Option<String>, JobError> {
-    let contract = GenImNFT::new(nft, shared.conn.provider.clone());
-    let state = shared
-        .opts
-        .retry
-        .run("reading the token state", token_id, || async {
-            contract
-                .tokenState(U256::from(token_id))
-                .call()
-                .await
-                .map_err(|err| shared.conn.call_error(err))
-        })
-        .await
-        .map_err(|err| JobError::Fatal(format!("cannot read token {token_id}: {err}")))?;
-    Ok(match state.state {
-        1 => None,
-        0 => Some("not minted (reorged away?)".into()),
-        2 => Some("already delivered".into()),
-        3 => Some("refunded".into()),
-        other => Some(format!("unknown state {other}")),
-    })
-}
-
-/// Delivery transactions in flight at once. Waiting for each receipt before sending the next
-/// would put a whole block (or receipt poll) between deliveries; the nonce manager gives
-/// concurrent sends distinct nonces.
-const MAX_IN_FLIGHT: usize = 8;
-
-/// Collects ready tokens for up to `batch_wait` (or `batch_max` of them) and delivers them:
-/// `deliver` for one, `deliverBatch` for several, with up to [`MAX_IN_FLIGHT`] transactions
-/// pending at once.
-async fn batch(shared: Arc<Shared>, mut ready: mpsc::UnboundedReceiver<Ready>) {
-    let mut in_flight = JoinSet::new();
-    while let Some(first) = ready.recv().await {
-        let mut items = vec![first];
-        let deadline = tokio::time::Instant::now() + shared.opts.batch_wait;
-        while items.len() < shared.opts.batch_max.max(1) {
-            tokio::select! {
-                item = ready.recv() => match item {
-                    Some(item) => items.push(item),
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        let mut by_nft: BTreeMap<Address, Vec<Ready>> = BTreeMap::new();
-        for item in items {
-            by_nft.entry(item.job.nft).or_default().push(item);
-        }
-        for (nft, items) in by_nft {
-            while in_flight.len() >= MAX_IN_FLIGHT {
-                in_flight.join_next().await;
-            }
-            let shared = shared.clone();
-            in_flight.spawn(async move {
-                if let Err(message) = deliver(&shared, nft, items).await {
-                    shared.fail_run(message);
-                }
-            });
-        }
-    }
-    while in_flight.join_next().await.is_some() {}
-}
-
-async fn deliver(shared: &Shared, nft: Address, items: Vec<Ready>) -> Result<(), String> {
-    let items: Vec<Ready> = items
-        .into_iter()
-        .filter(|item| !shared.tracker.is_finished(nft, item.job.token_id))
-        .collect();
-    if items.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<U256> = items
-        .iter()
-        .map(|item| U256::from(item.job.token_id))
-        .collect();
-    let digests: Vec<B256> = items.iter().map(|item| item.digest).collect();
-    let input = if items.len() == 1 {
-        GenImNFT::deliverCall {
-            tokenId: ids[0],
-            metadataDigest: digests[0],
-        }
-        .abi_encode()
-    } else {
-        GenImNFT::deliverBatchCall {
-            tokenIds: ids,
-            digests,
-        }
-        .abi_encode()
-    };
-    let sent_at = Instant::now();
-    let tx = call_tx(nft, input.into(), U256::ZERO);
-    let first_id = items[0].job.token_id;
-    let receipt = shared
-        .opts
-        .retry
-        .run("sending the delivery", first_id, || {
-            shared.conn.send(tx.clone())
-        })
-        .await;
-    let receipt = match receipt {
-        Ok(receipt) => receipt,
-        Err(ChainError::Reverted(why)) if items.len() == 1 && why.contains("not pending") => {
-            // Someone else delivered it, or its owner refunded it, since we checked.
-            let item = &items[0];
-            shared.progress.report(Report::Skipped {
-                nft,
-                token_id: item.job.token_id,
-                reason: why,
-            });
-            shared.tracker.finish(nft, item.job.token_id);
-            return Ok(());
-        }
-        // Not authorized any more, out of gas money, or the RPC is gone after all retries.
-        Err(err) => return Err(format!("cannot deliver to {nft}: {err}")),
-    };
-    settle(shared, nft, items, &receipt, sent_at);
-    Ok(())
-}
-
-/// Reads payouts and skips from the receipt and records the outcome of each token.
-fn settle(
-    shared: &Shared,
-    nft: Address,
-    items: Vec<Ready>,
-    receipt: &TransactionReceipt,
-    sent_at: Instant,
-) {
-    let mut delivered: HashMap<u64, U256> = HashMap::new();
-    for log in receipt
-        .inner
-        .logs()
-        .iter()
-        .filter(|log| log.address() == nft)
-    {
-        if let Ok(event) = GenImNFT::ImageDelivered::decode_log(&log.inner)
-            && event.provider == shared.signer
-            && let Ok(id) = u64::try_from(event.tokenId)
-        {
-            delivered.insert(id, event.payout);
-        }
-    }
-    let count = delivered.len().max(1) as u64;
-    let gas_each = receipt.gas_used / count;
-    let state = shared.tracker.state(nft);
-    for item in items {
-        let token_id = item.job.token_id;
-        match delivered.get(&token_id) {
-            Some(&payout) => {
-                let record = TokenRecord {
-                    token_id,
-                    phase: TokenPhase::Delivered,
-                    image_cid: Some(item.image_cid.clone()),
-                    metadata_cid: Some(item.metadata_cid.clone()),
-                    digest: Some(item.digest.to_string()),
-                    tx: Some(receipt.transaction_hash.to_string()),
-                    error: None,
-                };
-                if let Err(err) = state.save_token(&record) {
-                    // The delivery is on-chain; the record only saves work, so go on.
-                    warn!(%err, token_id, "delivered, but its record could not be saved");
-                }
-                info!(%nft, token_id, cid = %item.metadata_cid, %payout, tx = %receipt.transaction_hash, "delivered");
-                shared.progress.report(Report::Delivered(Box::new(Delivery {
-                    nft,
-                    token_id,
-                    prompt: item.job.prompt,
-                    image_cid: item.image_cid,
-                    metadata_cid: item.metadata_cid,
-                    digest: item.digest,
-                    payout,
-                    gas_used: gas_each,
-                    tx: receipt.transaction_hash,
-                    batch_size: count as usize,
-                    discovered_at: item.job.discovered_at,
-                    sent_at,
-                    work: item.work,
-                })));
-                shared.progress.add_gas(gas_each);
-            }
-            None => shared.progress.report(Report::Skipped {
-                nft,
-                token_id,
-                reason: "no longer pending when the batch was mined".into(),
-            }),
-        }
-        shared.tracker.finish(nft, token_id);
-    }
+) -> Result<Vec<TokenRecord>, StateError> {
+    ContractState::open(state_dir, chain_id, nft)?.failed_tokens()
 }
 
 #[cfg(test)]

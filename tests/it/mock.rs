@@ -204,6 +204,11 @@ impl MockServer {
             .insert(prompt.to_string(), fault);
     }
 
+    /// Generations for every prompt work again.
+    pub fn clear_prompt_faults(&self) {
+        self.shared.prompt_faults.lock().unwrap().clear();
+    }
+
     /// OpenAI: answer with a download `url` instead of `b64_json`.
     pub fn answer_with_url(&self) {
         *self.shared.answer_url.lock().unwrap() = true;

@@ -36,13 +36,13 @@ use tokio::{
     process::Child,
 };
 
-const PRICE: &str = "0.00003";
+pub(crate) const PRICE: &str = "0.00003";
 /// Anvil account that deploys with the provider authorized: 1 (and 2 for a second provider).
-const PROVIDER: usize = 1;
+pub(crate) const PROVIDER: usize = 1;
 
 /// A chain with GenImNFT deployed (providers: accounts 1 and 2) and `n` tokens minted from
 /// accounts 3.. in turn.
-async fn setup(n: usize) -> (TestChain, Address, Vec<U256>) {
+pub(crate) async fn setup(n: usize) -> (TestChain, Address, Vec<U256>) {
     let chain = TestChain::start().await;
     let nft = chain
         .deploy_nft(ether(PRICE), &[chain.address(1), chain.address(2)])
@@ -58,7 +58,7 @@ async fn setup(n: usize) -> (TestChain, Address, Vec<U256>) {
     (chain, nft, ids)
 }
 
-async fn connect(chain: &TestChain, account: usize) -> Connection {
+pub(crate) async fn connect(chain: &TestChain, account: usize) -> Connection {
     Connection::open(
         chain.rpc_url().parse().unwrap(),
         Some(chain.signer(account)),
@@ -70,7 +70,7 @@ async fn connect(chain: &TestChain, account: usize) -> Connection {
     .expect("connects to anvil")
 }
 
-fn options(nft: Address, state: &Path) -> ProvideOptions {
+pub(crate) fn options(nft: Address, state: &Path) -> ProvideOptions {
     ProvideOptions {
         nfts: vec![nft],
         state_dir: state.to_path_buf(),
@@ -91,7 +91,7 @@ fn options(nft: Address, state: &Path) -> ProvideOptions {
     }
 }
 
-async fn provide(
+pub(crate) async fn provide(
     chain: &TestChain,
     account: usize,
     generator: Arc<dyn Generator>,
@@ -103,7 +103,7 @@ async fn provide(
         .await
 }
 
-fn local() -> Arc<dyn Generator> {
+pub(crate) fn local() -> Arc<dyn Generator> {
     Arc::new(
         LocalGenerator::new(Size {
             width: 64,
@@ -115,7 +115,7 @@ fn local() -> Arc<dyn Generator> {
 
 /// Runs `genim provide --once` for `nft` as the provider account, with its state in `state/`
 /// of the chain's folder, reading from block 0, plus `extra` flags and `envs`.
-async fn provide_once(
+pub(crate) async fn provide_once(
     chain: &TestChain,
     nft: Address,
     store: &str,
@@ -142,7 +142,12 @@ async fn provide_once(
 
 /// Starts a long-running `genim provide` for `nft` as the provider account (state and store in
 /// the chain's folder, reading from block 0) with `extra` flags; `capture` pipes its output.
-fn spawn_provider(chain: &TestChain, nft: Address, extra: &[&str], capture: bool) -> Child {
+pub(crate) fn spawn_provider(
+    chain: &TestChain,
+    nft: Address,
+    extra: &[&str],
+    capture: bool,
+) -> Child {
     let nft = nft.to_string();
     let mut args = vec![
         "provide",
@@ -175,7 +180,10 @@ fn spawn_provider(chain: &TestChain, nft: Address, extra: &[&str], capture: bool
 }
 
 /// `ImageDelivered` events of `nft`, per token.
-async fn deliveries(chain: &TestChain, nft: Address) -> HashMap<U256, Vec<(Address, B256)>> {
+pub(crate) async fn deliveries(
+    chain: &TestChain,
+    nft: Address,
+) -> HashMap<U256, Vec<(Address, B256)>> {
     let filter = Filter::new()
         .address(nft)
         .event_signature(GenImNFT::ImageDelivered::SIGNATURE_HASH)
@@ -192,7 +200,12 @@ async fn deliveries(chain: &TestChain, nft: Address) -> HashMap<U256, Vec<(Addre
 
 /// Every token delivered exactly once, and its metadata and image are in `store_dir` under
 /// CIDs that hash to what the chain says.
-async fn assert_delivered_once(chain: &TestChain, nft: Address, ids: &[U256], store_dir: &Path) {
+pub(crate) async fn assert_delivered_once(
+    chain: &TestChain,
+    nft: Address,
+    ids: &[U256],
+    store_dir: &Path,
+) {
     let events = deliveries(chain, nft).await;
     let contract = GenImNFT::new(nft, chain.root());
     for id in ids {
@@ -242,6 +255,13 @@ async fn provide_once_delivers_and_pays() {
     run.assert_hides(&key);
     let totals = run.json();
     assert_eq!(totals["delivered"], 3, "{}", run.stdout);
+    // stderr is not a terminal here: still one log line per delivery, without -v.
+    let lines = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains(" delivered "))
+        .count();
+    assert_eq!(lines, 3, "{}", run.stderr);
     assert_eq!(totals["failed"], 0);
     let payout = ether(PRICE) - ether(PRICE) * U256::from(500) / U256::from(10_000);
     assert_eq!(totals["earned"], (payout * U256::from(3)).to_string());
@@ -340,8 +360,8 @@ async fn sigterm_finishes_in_flight_work_and_saves_the_checkpoint() {
     );
     let totals: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(totals["delivered"], 3);
-    // The checkpoint moved past the last mint: a restart has nothing to re-read but the
-    // reorg window, and nothing to deliver.
+    // The deliveries are not final yet (fewer than --reorg-blocks deep): the checkpoint stays
+    // at the first mint, so a restart confirms them; it delivers nothing twice.
     let state = chain
         .dir()
         .join("state")
@@ -349,11 +369,31 @@ async fn sigterm_finishes_in_flight_work_and_saves_the_checkpoint() {
         .join(nft.to_checksum(None));
     let checkpoint: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state.join("checkpoint.json")).unwrap()).unwrap();
-    let head = chain.root().get_block_number().await.unwrap();
-    assert!(
-        checkpoint["nextBlock"].as_u64().unwrap() > head - 1,
+    let first_mint = mint_blocks(&chain, nft).await[&ids[0]];
+    assert_eq!(
+        checkpoint["nextBlock"].as_u64().unwrap(),
+        first_mint,
         "{checkpoint}"
     );
+    let again = provide_once(&chain, nft, "dir:store", &["--json"], &[])
+        .await
+        .ok();
+    assert_eq!(again.json()["delivered"], 0);
+    assert_delivered_once(&chain, nft, &ids, &chain.dir().join("store")).await;
+}
+
+/// The block of each token's mint.
+pub(crate) async fn mint_blocks(chain: &TestChain, nft: Address) -> HashMap<U256, u64> {
+    let filter = Filter::new()
+        .address(nft)
+        .event_signature(GenImNFT::ImageRequested::SIGNATURE_HASH)
+        .from_block(0);
+    let mut out = HashMap::new();
+    for log in chain.root().get_logs(&filter).await.unwrap() {
+        let event = GenImNFT::ImageRequested::decode_log(&log.inner).unwrap();
+        out.insert(event.tokenId, log.block_number.unwrap());
+    }
+    out
 }
 
 /// Fails the first `failures` calls with a retryable (or permanent) error, then works.
@@ -664,6 +704,8 @@ async fn a_shard_takes_over_the_others_tokens_after_the_grace_period() {
         shard_grace: Duration::from_millis(500),
         ..options(nft, state.path())
     };
+    // The grace period counts from the mints' block time: let chain time pass it.
+    chain.increase_time(1).await;
     let totals = provide(
         &chain,
         PROVIDER,
