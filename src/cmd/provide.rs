@@ -204,6 +204,7 @@ impl ProvideArgs {
             withdraw_every: (self.withdraw_every > 0)
                 .then(|| Duration::from_secs(self.withdraw_every)),
             retry_failed: self.retry_failed,
+            claims: None,
         };
         tracing::info!(generator = %generator.describe(), store = %store.describe(), "starting the provider");
         let totals = ImageProvider::new(conn, generator, store, opts)

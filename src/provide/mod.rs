@@ -24,6 +24,7 @@
 
 pub mod state;
 
+pub mod claims;
 mod deliver;
 mod earnings;
 mod progress;
@@ -148,6 +149,9 @@ pub struct ProvideOptions {
     pub withdraw_every: Option<Duration>,
     /// Forget the failures recorded for tokens and try them again (when still pending).
     pub retry_failed: bool,
+    /// Tokens another part of the process is delivering (`genim serve`): left alone while
+    /// claimed.
+    pub claims: Option<claims::Claims>,
 }
 
 impl Default for ProvideOptions {
@@ -171,6 +175,7 @@ impl Default for ProvideOptions {
             progress: true,
             withdraw_every: Some(Duration::from_secs(3600)),
             retry_failed: false,
+            claims: None,
         }
     }
 }

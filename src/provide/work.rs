@@ -93,6 +93,16 @@ async fn work(
             }
         }
     }
+    // `genim serve` is delivering it for a paid request: wait until it lets go, then check
+    // (`prepare` looks at the chain first, so a delivered token is skipped).
+    if let Some(claims) = &shared.opts.claims {
+        while claims.is_claimed(nft, token_id) {
+            let pause = tokio::time::sleep(Duration::from_millis(200));
+            if unless_stopped(&mut stop, pause).await.is_none() {
+                return;
+            }
+        }
+    }
     let Some(Ok(_permit)) = unless_stopped(&mut stop, permits.acquire()).await else {
         return; // handed back: stays unfinished for the next run
     };

@@ -93,6 +93,9 @@ enum Progress {
 struct Answer {
     status: u16,
     created: i64,
+    /// `b64_json` or `url`, as asked.
+    #[serde(default)]
+    format: openai::ResponseFormat,
     images: Vec<StoredImage>,
     /// The settlement header's content (x402 `SettleResponse` JSON).
     settlement: serde_json::Value,
@@ -503,6 +506,11 @@ impl Work<'_> {
             unreachable!("minted tokens exist in escrow mode only")
         };
         let conn = &self.state.conn;
+        // The embedded provider loop leaves this token to us while we work on it.
+        let _claim = self
+            .state
+            .claims
+            .claim(nft.address, token.id.saturating_to());
         let token_ref = TokenRef {
             chain_id: conn.chain_id,
             contract: nft.address,
@@ -535,6 +543,7 @@ impl Work<'_> {
                 let answer = Answer {
                     status: StatusCode::BAD_GATEWAY.as_u16(),
                     created: now_s(),
+                    format: self.generation.response_format,
                     images: Vec::new(),
                     settlement,
                     token: Some(serde_json::json!({
@@ -572,6 +581,7 @@ impl Work<'_> {
         let answer = Answer {
             status: 200,
             created: now_s(),
+            format: self.generation.response_format,
             images,
             settlement,
             token: Some(serde_json::json!({
@@ -604,6 +614,7 @@ impl Work<'_> {
             answer: Answer {
                 status: 200,
                 created: now_s(),
+                format: self.generation.response_format,
                 images,
                 settlement: serde_json::to_value(settled.response(self.payment.version))
                     .unwrap_or_default(),
@@ -679,7 +690,7 @@ async fn answer_response(state: &AppState, version: Version, answer: &Answer) ->
     let body = if status == StatusCode::OK {
         let mut data = Vec::new();
         for image in &answer.images {
-            data.push(image_data(state, image).await);
+            data.push(image_data(state, image, answer.format).await);
         }
         serde_json::to_string(&openai::ImagesResponse {
             created: answer.created,
@@ -715,25 +726,37 @@ async fn answer_response(state: &AppState, version: Version, answer: &Answer) ->
         .into_response()
 }
 
-async fn image_data(state: &AppState, image: &StoredImage) -> openai::ImageData {
-    // b64 answers carry the bytes; the store checks them against the CID.
+async fn image_data(
+    state: &AppState,
+    image: &StoredImage,
+    format: openai::ResponseFormat,
+) -> openai::ImageData {
+    let url = state
+        .public_url
+        .as_ref()
+        .map(|base| format!("{base}/images/{}", image.cid));
+    if format == openai::ResponseFormat::Url {
+        return openai::ImageData {
+            b64_json: None,
+            url,
+            revised_prompt: None,
+        };
+    }
+    // The store checks the bytes against the CID.
     match state.pipeline.store().get(&image.cid).await {
         Ok(bytes) => openai::ImageData {
             b64_json: Some(BASE64.encode(&bytes)),
-            url: state
-                .public_url
-                .as_ref()
-                .map(|base| format!("{base}/images/{}", image.cid)),
+            url: None,
             revised_prompt: None,
         },
-        Err(_) => openai::ImageData {
-            b64_json: None,
-            url: state
-                .public_url
-                .as_ref()
-                .map(|base| format!("{base}/images/{}", image.cid)),
-            revised_prompt: None,
-        },
+        Err(err) => {
+            warn!(cid = %image.cid, %err, "stored image unreadable; answering with its URL");
+            openai::ImageData {
+                b64_json: None,
+                url,
+                revised_prompt: None,
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! lives in the library (`x402`, `pipeline`, `nft`). Errors map to HTTP statuses in one place
 //! per module, never a 500 for the client's mistake.
 
+pub mod files;
 pub mod health;
 pub mod images;
 pub mod ledger;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The web page's state, when there is a contract to show.
     pub web: Option<Arc<web::WebState>>,
+    /// Tokens the handler is delivering: the embedded provider loop leaves them alone.
+    pub claims: crate::provide::claims::Claims,
     /// How long a paid request may wait for another request holding the same payment.
     pub wait_for_duplicate: Duration,
 }
@@ -93,6 +96,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .route("/images/{cid}", get(files::image))
         .with_state(state.clone())
         .nest("/facilitator", x402::router(state.facilitator.clone()));
     if let Some(web) = &state.web {

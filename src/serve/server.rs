@@ -146,9 +146,10 @@ impl Server {
             )),
             None => None,
         };
+        let claims = crate::provide::claims::Claims::default();
         let provider = match (&nft, options.provide) {
             (Some(nft), true) => {
-                provider_loop(&conn, nft, generator, store, &options, from_block).await?
+                provider_loop(&conn, nft, generator, store, &options, from_block, &claims).await?
             }
             _ => None,
         };
@@ -182,6 +183,7 @@ impl Server {
             token_domain,
             public_url: Some(url.clone()),
             web,
+            claims,
             wait_for_duplicate: Duration::from_secs(120),
         });
         Ok(Self {
@@ -248,6 +250,7 @@ async fn provider_loop(
     store: Arc<dyn Store>,
     options: &ServeOptions,
     from_block: Option<u64>,
+    claims: &crate::provide::claims::Claims,
 ) -> eyre::Result<Option<ImageProvider>> {
     let me = conn.signer()?;
     let authorized = nft
@@ -270,6 +273,7 @@ async fn provider_loop(
             Duration::from_secs(1)
         },
         progress: false,
+        claims: Some(claims.clone()),
         ..ProvideOptions::default()
     };
     Ok(Some(ImageProvider::new(
