@@ -324,10 +324,10 @@ contract GenImTokenNFTTest is UsdcTest {
     /// A fixed vector for the Rust and browser clients that compute the nonce: the contract at
     /// anvil's first deployment address, anvil's second account, the prompt "a fox in the snow".
     function test_PromptNonceVector() public {
-        address at = 0x5FbDB2315678afecb367f032d93F642f64180aa3;
-        vm.etch(at, address(nft).code);
+        address clone = 0x5FbDB2315678afecb367f032d93F642f64180aa3;
+        vm.etch(clone, address(nft).code);
         assertEq(
-            GenImTokenNFT(at)
+            GenImTokenNFT(clone)
                 .promptNonce("a fox in the snow", 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, 0, 1750003600),
             0x45e5641bb06f9dedc8f149678a57debaedf6670c026a90bd90199734d921d06d
         );

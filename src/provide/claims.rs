@@ -36,7 +36,9 @@ impl Claims {
     }
 
     fn set(&self) -> std::sync::MutexGuard<'_, HashSet<(Address, u64)>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

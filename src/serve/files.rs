@@ -18,7 +18,10 @@ pub async fn image(State(state): State<Arc<AppState>>, Path(cid): Path<String>) 
     match state.pipeline.store().get(&cid).await {
         Ok(bytes) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static(sniff(&bytes))),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(sniff(&bytes)),
+                ),
                 (
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("public, max-age=31536000, immutable"),
@@ -34,7 +37,10 @@ pub async fn image(State(state): State<Arc<AppState>>, Path(cid): Path<String>) 
         Err(StoreError::NotFound { .. } | StoreError::InvalidCid { .. }) => {
             (StatusCode::NOT_FOUND, "no such image").into_response()
         }
-        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("the store failed: {err}"))
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the store failed: {err}"),
+        )
             .into_response(),
     }
 }
@@ -44,7 +50,21 @@ fn sniff(bytes: &[u8]) -> &'static str {
     match bytes {
         [0x89, b'P', b'N', b'G', ..] => "image/png",
         [0xff, 0xd8, 0xff, ..] => "image/jpeg",
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => "image/webp",
         [b'{', ..] => "application/json",
         _ => "application/octet-stream",
     }

@@ -15,6 +15,7 @@ mod provide;
 mod provide_faults;
 mod provide_reorg;
 mod proxy;
+mod serve;
 mod stores;
 mod token;
 mod usdc;

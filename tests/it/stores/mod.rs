@@ -6,7 +6,7 @@
 //!   `export GENIM_TEST_IPFS_API=$(script/ipfs-node.sh start)`; `GENIM_SKIP_IPFS=1` skips.
 //!   Its failure modes (5xx pages, a node computing other CIDs) against the Kubo mock.
 
-mod generators;
+pub(crate) mod generators;
 mod pipeline;
 
 use crate::mock::{Fault, MockServer, Route, refused_url};
