@@ -41,6 +41,7 @@ step "rust: format, clippy (-D warnings) and committed bindings up to date"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo run --quiet --locked -- bind --check
+script/usdc-artifacts.sh --check
 
 step "rust: tests (anvil spawned per test; a local IPFS node for the store tests; a throwaway PostgreSQL for the ledger tests)"
 ipfs_port=${GENIM_IPFS_PORT:-5091}
@@ -52,4 +53,6 @@ export GENIM_TEST_IPFS_API
 # Installs Debian's postgresql first if missing (root; ~30 s), then ~4 s for a fresh cluster.
 GENIM_TEST_POSTGRES_URL="$(script/postgres.sh start "$postgres_port")"
 export GENIM_TEST_POSTGRES_URL
+# The official x402 clients, servers and facilitator (npm, pinned in tests/x402) the x402 tests run.
+script/x402-harness.sh install
 cargo test --locked

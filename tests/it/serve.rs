@@ -452,18 +452,18 @@ async fn bad_payments_get_a_reason_and_cost_nothing() {
         (tamper("/accepted/scheme", "upto".into()), "invalid_scheme"),
         (
             tamper("/accepted/network", "eip155:1".into()),
-            "invalid_network",
+            "invalid_exact_evm_network_mismatch",
         ),
         (
             tamper("/payload/authorization/value", "1".into()),
-            "invalid_exact_evm_payload_authorization_value",
+            "invalid_exact_evm_payload_authorization_value_mismatch",
         ),
         (
             tamper(
                 "/payload/authorization/to",
                 Address::repeat_byte(9).to_string().into(),
             ),
-            "invalid_exact_evm_payload_recipient_mismatch",
+            "invalid_exact_evm_recipient_mismatch",
         ),
         (
             tamper("/payload/authorization/validBefore", "1".into()),
@@ -478,12 +478,12 @@ async fn bad_payments_get_a_reason_and_cost_nothing() {
                 "/payload/authorization/nonce",
                 format!("0x{}", "11".repeat(32)).into(),
             ),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
         ),
     ] {
         let (status, headers, json) = post(&url, BODY, Some((header, &value))).await;
         assert_eq!(status, 402, "{json}");
-        assert_eq!(reason(&headers), expected);
+        assert_eq!(reason(&headers), expected, "{json}");
     }
     // Someone without money.
     let (_, poor) = market.sign(&server, BODY, 6).await;
