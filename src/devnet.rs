@@ -50,13 +50,32 @@ pub struct Devnet {
 impl Devnet {
     /// Starts anvil (see [`find_anvil`]) on a free port, with `chain_id` when given.
     pub fn start(anvil: Option<&Path>, chain_id: Option<u64>) -> Result<Self, DevnetError> {
+        Self::spawn(&find_anvil(anvil)?, chain_id, None)
+    }
+
+    /// Starts anvil on `port` when it is free, else on a free port: on the default port
+    /// (8545) every other genim command reaches the chain without `--rpc-url`.
+    pub fn start_preferring(anvil: Option<&Path>, port: u16) -> Result<Self, DevnetError> {
         let path = find_anvil(anvil)?;
-        let mut builder = Anvil::new().path(&path);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            // Someone may take the port between the check and anvil's bind: then any port.
+            if let Ok(devnet) = Self::spawn(&path, None, Some(port)) {
+                return Ok(devnet);
+            }
+        }
+        Self::spawn(&path, None, None)
+    }
+
+    fn spawn(path: &Path, chain_id: Option<u64>, port: Option<u16>) -> Result<Self, DevnetError> {
+        let mut builder = Anvil::new().path(path);
         if let Some(chain_id) = chain_id {
             builder = builder.args(["--chain-id", &chain_id.to_string()]);
         }
+        if let Some(port) = port {
+            builder = builder.port(port);
+        }
         let anvil = builder.try_spawn().map_err(|err| DevnetError::Start {
-            path: path.clone(),
+            path: path.to_path_buf(),
             reason: err.to_string(),
         })?;
         Ok(Self { anvil })

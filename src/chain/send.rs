@@ -35,6 +35,9 @@ use std::{
 use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
+/// The first wait for a receipt after sending; it doubles up to the poll interval.
+const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(4);
+
 /// How often a transaction that can never execute (its nonce taken by another one) is sent
 /// again with a new nonce before giving up.
 pub const MAX_REPLACEMENTS: usize = 3;
@@ -244,6 +247,9 @@ impl Connection {
         let started = Instant::now();
         let mut last_check = Instant::now();
         let mut failures = 0u32;
+        // Most receipts come within a few ms of the send on a local node (automine) and
+        // within one block on an L2: poll quickly at first, then back off to the interval.
+        let mut wait = FIRST_RECEIPT_POLL.min(self.poll_interval);
         loop {
             match self.provider.get_transaction_receipt(signed.hash).await {
                 Ok(Some(receipt)) => return Ok(receipt),
@@ -267,7 +273,8 @@ impl Connection {
                 self.check_pool(sender, signed, started.elapsed() >= stall)
                     .await?;
             }
-            tokio::time::sleep(self.poll_interval).await;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(self.poll_interval);
         }
     }
 

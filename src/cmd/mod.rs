@@ -23,8 +23,9 @@ pub mod withdraw;
 
 /// genim: paid AI image generation on Ethereum L2s.
 ///
-/// Compile and deploy the GenImNFT escrow contract, mint images with a prompt, follow them until
-/// delivered, refund undelivered ones, and run an image provider that gets paid per delivery.
+/// Compile and deploy the escrow contracts (priced in ETH or in USDC), mint images with a prompt
+/// (gasless in USDC), follow them until delivered, refund undelivered ones, run an image provider
+/// that gets paid per delivery, and sell images over x402 with `serve` (paid with `pay`).
 #[derive(Debug, Parser)]
 #[command(name = "genim", version, propagate_version = true)]
 pub struct Cli {

@@ -1,4 +1,5 @@
-//! `genim serve` with nothing to point at: the local defaults of `genim demo`. A fresh anvil,
+//! `genim serve` with nothing to point at: the local defaults of `genim demo`. A fresh anvil (on
+//! 8545 when free, so every other genim command reaches it without `--rpc-url`),
 //! Circle's real USDC (each dev account holds 1000), a revenue Splitter (5% marketplace, 10%
 //! creator, 85% seller) and a GenImTokenNFT at 0.05 USDC whose fees go to it, with the server's
 //! key (dev account 0) as its provider, and a few sample images already minted.
@@ -64,7 +65,7 @@ pub async fn start(
     anvil: Option<&Path>,
     progress: impl Fn(&str),
 ) -> Result<LocalChain, LocalError> {
-    let devnet = Devnet::start(anvil, None)?;
+    let devnet = Devnet::start_preferring(anvil, 8545)?;
     let conn = devnet.connect(0).await?;
     let usdc = usdc::deploy(
         &conn,

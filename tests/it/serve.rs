@@ -656,3 +656,74 @@ async fn two_instances_share_one_ledger() {
     let _ = x402_harness::IMAGE_RESPONSE;
     let _: Option<NodeProcess> = None;
 }
+
+/// The reference v1 client (`x402-fetch` 1.2.0, `X-PAYMENT`) pays genim serve in both modes, on
+/// Base Sepolia's chain id with USDC where v1's `base-sepolia` expects it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reference_v1_client_pays_genim_serve_in_both_modes() {
+    x402_harness::require_node();
+    let chain = X402Chain::start(84532).await;
+    let payer = chain.address(3);
+    let usdc = chain.base_sepolia_usdc(&[payer]).await;
+    let owner = chain.connect(0).await;
+    let deployment = genim::nft::deploy::deploy(
+        &owner,
+        &genim::nft::deploy::DeployParams {
+            token: Some(usdc),
+            price: U256::from(PRICE),
+            fee_bps: 500,
+            delivery_window: 86_400,
+            providers: vec![chain.address(RELAYER)],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = chain.dir.path();
+    let pay_to = chain.address(9);
+    let (nft, token) = (deployment.nft.to_string(), usdc.to_string());
+    let (pay_to_text, store) = (
+        pay_to.to_string(),
+        format!("dir:{}", dir.join("store").display()),
+    );
+    let modes: [(&str, Vec<&str>); 2] = [
+        (
+            "direct",
+            vec![
+                "--pay-to",
+                &pay_to_text,
+                "--token",
+                &token,
+                "--price",
+                "0.05",
+            ],
+        ),
+        ("escrow", vec!["--nft", &nft]),
+    ];
+    for (i, (mode, args)) in modes.into_iter().enumerate() {
+        let state = dir.join(format!("state-{mode}")).display().to_string();
+        let mut args = args;
+        args.extend(["--store", &store, "--state-dir", &state]);
+        let server = ServeProcess::start(&chain, dir, &args).await;
+        let paid = node_run(
+            "client-v1",
+            &[&server.images(), "--body", BODY, "--rpc", &chain.url()],
+            &[("PAYER_PRIVATE_KEY", &chain.key(3))],
+        )
+        .await;
+        assert_eq!(paid["status"], 200, "{mode}: {paid}\n{}", server.logs());
+        let settlement = &paid["paymentResponse"];
+        assert_eq!(settlement["success"], true, "{mode}: {paid}");
+        assert_eq!(settlement["network"], "base-sepolia", "{mode}: {paid}");
+        assert_eq!(
+            chain.balance(usdc, payer).await,
+            U256::from(1_000_000_000u64 - (i as u64 + 1) * PRICE),
+            "{mode}: charged once"
+        );
+        if mode == "escrow" {
+            assert_eq!(paid["body"]["token"]["state"], "delivered", "{paid}");
+        } else {
+            assert_eq!(chain.balance(usdc, pay_to).await, U256::from(PRICE));
+        }
+    }
+}

@@ -204,6 +204,7 @@ run(async () => {
     sign_ms_per: round(signMs / total),
     baseline,
     overhead_p50_ms: round(timing.p50_ms - baseline.p50_ms),
+    overhead_p99_ms: round(timing.p99_ms - baseline.p99_ms),
     overhead_mean_ms: round(timing.mean_ms - baseline.mean_ms),
     amount,
     payTo,

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Benchmark: paid x402 requests per second and payment overhead of `genim serve` (direct and
+# escrow) against the reference stack (@x402/express + the reference facilitator), on ONE anvil
+# (automine, chain 31337) with Circle's real USDC, in the same run, with the same load driver
+# (tests/x402/bench.mjs: every authorization pre-signed by the reference client before the clock
+# starts, each answer checked for a successful settlement).
+#
+# Generator excluded: the reference server answers a fixed 1x1 PNG; genim's built-in generator
+# draws 64x64 images (~0.1 ms in a release build), so both sides measure the payment path.
+# Overhead = paid latency minus the unpaid baseline of the same server at the same percentile
+# (reference: its free route with the same handler; genim: the unpaid 402 round trip).
+#
+# Usage: script/bench-serve.sh [--requests N] [--concurrency "1 4 16"] [--json FILE]
+# Needs: npm ci at the root (anvil), script/x402-harness.sh install; builds genim --release.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+requests=100
+levels="1 4 16"
+json_out=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --requests) requests="$2"; shift 2 ;;
+    --concurrency) levels="$2"; shift 2 ;;
+    --json) json_out="$2"; shift 2 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-serve: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+export PATH="$root/node_modules/.bin:$PATH"
+command -v anvil >/dev/null || { echo "bench-serve: anvil not found: run 'npm ci' first" >&2; exit 1; }
+script/x402-harness.sh install >&2
+cargo build --release --locked --quiet
+genim="$root/target/release/genim"
+
+# anvil's public dev accounts: 0 deployer, 1 reference relayer, 2 genim's relayer, 3-6 payers.
+keys=(
+    0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+    0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+    0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+    0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+    0x47e179ec197488593b187f80a00eb0da91f1c9b0b05d8fb2ec2a3c5ba3a1f8a6
+    0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
+    0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e
+)
+payers=()
+for key in "${keys[@]:3}"; do payers+=("$(cast wallet address "$key")"); done
+export PAYER_PRIVATE_KEYS="${keys[3]},${keys[4]},${keys[5]},${keys[6]}"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/genim-bench-serve.XXXXXX")"
+export GENIM_X402_STATE="$work/x402"
+pids=()
+cleanup() {
+    script/x402-harness.sh stop all >/dev/null 2>&1 || true
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+log() { echo "bench-serve: $*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+json() { node -e 'const v = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(eval(process.argv[1]))' "$1"; }
+
+port="$(free_port)"
+rpc="http://127.0.0.1:$port"
+anvil --port "$port" --silent >"$work/anvil.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do cast chain-id --rpc-url "$rpc" >/dev/null 2>&1 && break; sleep 0.1; done
+
+log "chain: real USDC, a Splitter (5/10/85), a GenImTokenNFT at 0.01 USDC"
+usdc="$(DEPLOYER_PRIVATE_KEY="${keys[0]}" node tests/x402/deploy-usdc.mjs --rpc "$rpc" --multicall3 \
+    $(printf -- '--mint %s ' "${payers[@]}") 2>/dev/null | json v.usdc)"
+export ETH_RPC_URL="$rpc" GENIM_PRIVATE_KEY="${keys[0]}"
+splitter="$("$genim" split create --json \
+    0x0000000000000000000000000000000000000005:5,0x0000000000000000000000000000000000000010:10,0x0000000000000000000000000000000000000085:85 |
+    json v.splitter)"
+nft="$("$genim" deploy --token "$usdc" --price 0.01 --provider "$(cast wallet address "${keys[2]}")" \
+    --fee-recipient "$splitter" --deployments "$work/deployments" --json | json v.nft)"
+unset GENIM_PRIVATE_KEY
+
+body='{"prompt":"a red fox","size":"64x64"}'
+results="$work/results.jsonl"
+: >"$results"
+bench() { # bench STACK MODE URL [BASELINE]
+    local stack="$1" mode="$2" url="$3" baseline="${4:-}" c
+    for c in $levels; do
+        log "$stack $mode: $requests paid requests, $c in flight"
+        node tests/x402/bench.mjs "$url" --requests "$requests" --concurrency "$c" --warmup 5 \
+            --body "$body" --rpc "$rpc" ${baseline:+--baseline "$baseline"} 2>/dev/null |
+            node -e 'const v = JSON.parse(require("fs").readFileSync(0, "utf8"))
+                console.log(JSON.stringify({stack: process.argv[1], mode: process.argv[2], ...v}))' \
+                "$stack" "$mode" >>"$results"
+    done
+}
+
+# The reference stack.
+fac="$(FACILITATOR_PRIVATE_KEY="${keys[1]}" script/x402-harness.sh start facilitator \
+    --port "$(free_port)" --rpc "$rpc" --quiet)"
+srv="$(script/x402-harness.sh start server --port "$(free_port)" --facilitator "$fac" \
+    --pay-to "$splitter" --asset "$usdc" --network eip155:31337 --amount 10000)"
+bench reference direct "$srv/v1/images/generations" "$srv/free/images/generations"
+script/x402-harness.sh stop all >/dev/null
+
+# genim serve, both modes, relaying with its own key.
+serve() { # serve ARGS... : starts genim serve, prints its URL
+    local out="$work/serve-$RANDOM"
+    GENIM_PRIVATE_KEY="${keys[2]}" "$genim" serve --listen 127.0.0.1:0 --rpc-url "$rpc" \
+        --token "$usdc" --store "dir:$out/store" --state-dir "$out/state" "$@" \
+        >"$out.stdout" 2>"$out.log" &
+    pids+=($!)
+    for _ in $(seq 300); do
+        [ -s "$out.stdout" ] && { head -1 "$out.stdout"; return; }
+        sleep 0.1
+    done
+    echo "bench-serve: genim serve did not start: $(tail -3 "$out.log")" >&2
+    exit 1
+}
+url="$(serve --pay-to "$splitter" --price 0.01)"
+bench genim direct "$url/v1/images/generations"
+url="$(serve --nft "$nft" --no-provide)"
+bench genim escrow "$url/v1/images/generations"
+
+[ -n "$json_out" ] && cp "$results" "$json_out"
+node - "$results" <<'EOF'
+const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse)
+const ref = Object.fromEntries(rows.filter((r) => r.stack === 'reference').map((r) => [r.concurrency, r.rps]))
+const f = (x) => (x === undefined ? '-' : x.toFixed(1))
+console.log(`anvil automine, chain 31337, real USDC; ${rows[0].requests} paid requests per row, 64x64 images; ${require('os').cpus().length} cores`)
+console.log('| server | mode | in flight | ok | paid req/s | x reference | p50 ms | p99 ms | overhead p50 ms | overhead p99 ms |')
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+for (const r of rows)
+  console.log(`| ${r.stack === 'genim' ? 'genim serve' : '@x402/express + reference facilitator'} | ${r.mode} | ${r.concurrency} | ${r.ok}/${r.requests} | ${f(r.rps)} | ${f(r.rps / ref[r.concurrency])} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${f(r.overhead_p50_ms)} | ${f(r.overhead_p99_ms)} |`)
+const bad = rows.filter((r) => r.ok !== r.requests)
+if (bad.length) { console.error(`bench-serve: ${bad.length} row(s) had failed requests: ${JSON.stringify(bad.map((r) => r.errors))}`); process.exit(1) }
+EOF
