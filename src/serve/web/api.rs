@@ -227,7 +227,10 @@ pub async fn token_view(state: &WebState, id: U256) -> Result<TokenView, WebErro
             state.nft.address
         )));
     }
-    let entry = state.index.get(&state.conn, state.store.as_ref(), id).await;
+    let entry = state
+        .index
+        .get(&state.conn, state.store.as_ref(), id, status.state)
+        .await;
     let metadata = match (entry.as_ref().and_then(Entry::metadata), status.state) {
         (Some(meta), _) => Some(meta.clone()),
         // Delivered after the index's last refresh.
@@ -543,6 +546,7 @@ pub async fn mint(
         signature: body.signature,
     };
     let minted = mint::relay_mint(conn, nft, &signed).await?;
+    state.index.invalidate().await;
     info!(token_id = %minted.token_id, tx = %minted.tx, from = %body.from, "relayed a gasless mint from the page");
     Ok(Json(MintAnswer {
         token_id: minted.token_id,
@@ -574,6 +578,7 @@ pub async fn mint_tx(
         )));
     }
     let minted = mint::minted_from(&receipt, &state.nft)?;
+    state.index.invalidate().await;
     Ok(Json(MintAnswer {
         token_id: minted.token_id,
         tx: Some(minted.tx),

@@ -167,19 +167,30 @@ impl Index {
     }
 
     /// Brings the index up to the chain's head (unless refreshed within [`REFRESH_EVERY`]),
-    /// then returns `f` of the tokens (by id: newest last). When the RPC fails, the tokens known so
-    /// far are shown and the error is logged: a gallery a few blocks old beats an error page.
+    /// then returns `f` of the tokens (by id: newest last). When the RPC fails, the tokens
+    /// known so far are shown and the error is logged: a gallery a few blocks old beats an
+    /// error page.
     pub async fn read<T>(
         &self,
         conn: &Connection,
         store: &dyn Store,
         f: impl FnOnce(&BTreeMap<U256, Entry>) -> T,
     ) -> T {
+        self.read_with(conn, store, false, f).await
+    }
+
+    async fn read_with<T>(
+        &self,
+        conn: &Connection,
+        store: &dyn Store,
+        force: bool,
+        f: impl FnOnce(&BTreeMap<U256, Entry>) -> T,
+    ) -> T {
         let mut inner = self.inner.lock().await;
         let fresh = inner
             .refreshed
             .is_some_and(|at| at.elapsed() < REFRESH_EVERY);
-        if !fresh {
+        if force || !fresh {
             if let Err(err) = inner.refresh(conn, self.nft).await {
                 warn!(nft = %self.nft, error = %err, "cannot read the contract's events; the gallery shows what it knew");
             }
@@ -189,10 +200,30 @@ impl Index {
         f(&inner.tokens)
     }
 
-    /// One token, after a refresh.
-    pub async fn get(&self, conn: &Connection, store: &dyn Store, id: U256) -> Option<Entry> {
-        self.read(conn, store, |tokens| tokens.get(&id).cloned())
-            .await
+    /// One token; a token the index does not know yet (minted since the last refresh) or
+    /// knows in another `state` than the chain's makes it read the chain now.
+    pub async fn get(
+        &self,
+        conn: &Connection,
+        store: &dyn Store,
+        id: U256,
+        state: TokenState,
+    ) -> Option<Entry> {
+        let known = self
+            .read(conn, store, |tokens| tokens.get(&id).cloned())
+            .await;
+        match known {
+            Some(entry) if entry.state == state => Some(entry),
+            _ => {
+                self.read_with(conn, store, true, |tokens| tokens.get(&id).cloned())
+                    .await
+            }
+        }
+    }
+
+    /// The next read reads the chain (after this server minted).
+    pub async fn invalidate(&self) {
+        self.inner.lock().await.refreshed = None;
     }
 }
 
