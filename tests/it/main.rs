@@ -19,6 +19,7 @@ mod serve;
 mod stores;
 mod token;
 mod usdc;
+mod web;
 mod x402_facilitator;
 mod x402_harness;
 mod x402_pay;

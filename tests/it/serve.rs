@@ -49,11 +49,28 @@ impl ServeProcess {
         command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--rpc-url", &chain.url()])
-            .args(args)
+            .args(args);
+        Self::spawn(command, dir, &[("GENIM_PRIVATE_KEY", chain.key(RELAYER))]).await
+    }
+
+    /// Starts `genim serve ARGS` on its local defaults (its own anvil, USDC, GenImTokenNFT and
+    /// sample images), in `dir`.
+    pub async fn start_local(dir: &Path, args: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_genim"));
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--anvil"])
+            .arg(crate::common::anvil_path())
+            .args(args);
+        Self::spawn(command, dir, &[]).await
+    }
+
+    async fn spawn(mut command: Command, dir: &Path, envs: &[(&str, String)]) -> Self {
+        command
             .current_dir(dir)
             .env_clear()
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GENIM_PRIVATE_KEY", chain.key(RELAYER))
             // The mock generator ignores it; genim needs one for an OpenAI-compatible API.
             .env("OPENAI_API_KEY", "sk-test-not-a-real-key")
             .stdout(Stdio::piped())
