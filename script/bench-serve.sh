@@ -10,6 +10,9 @@
 # Overhead = paid latency minus the unpaid baseline of the same server at the same percentile
 # (reference: its free route with the same handler; genim: the unpaid 402 round trip).
 #
+# Targets (direct mode; exit 1 when missed): >= 3x the reference's paid requests per second at
+# every concurrency, overhead p50 < 20 ms with one request in flight.
+#
 # Usage: script/bench-serve.sh [--requests N] [--concurrency "1 4 16"] [--json FILE]
 # Needs: npm ci at the root (anvil), script/x402-harness.sh install; builds genim --release.
 set -euo pipefail
@@ -24,7 +27,7 @@ while [ $# -gt 0 ]; do
     --requests) requests="$2"; shift 2 ;;
     --concurrency) levels="$2"; shift 2 ;;
     --json) json_out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-serve: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -132,6 +135,14 @@ console.log('| server | mode | in flight | ok | paid req/s | x reference | p50 m
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const r of rows)
   console.log(`| ${r.stack === 'genim' ? 'genim serve' : '@x402/express + reference facilitator'} | ${r.mode} | ${r.concurrency} | ${r.ok}/${r.requests} | ${f(r.rps)} | ${f(r.rps / ref[r.concurrency])} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${f(r.overhead_p50_ms)} | ${f(r.overhead_p99_ms)} |`)
+// The targets (issue 9): >= 3x the reference's throughput, overhead p50 < 20 ms, direct mode.
+const direct = rows.filter((r) => r.stack === 'genim' && r.mode === 'direct')
+const missed = []
+for (const r of direct) if (r.rps < 3 * ref[r.concurrency]) missed.push(`${r.concurrency} in flight: ${f(r.rps / ref[r.concurrency])}x the reference (target >= 3x)`)
+const single = direct.find((r) => r.concurrency === 1)
+if (single && single.overhead_p50_ms >= 20) missed.push(`overhead p50 ${f(single.overhead_p50_ms)} ms with 1 in flight (target < 20 ms)`)
+console.log(`\ntargets (direct mode): >= 3x the reference's paid req/s; overhead p50 < 20 ms with 1 in flight: ${missed.length ? 'MISSED: ' + missed.join('; ') : 'met'}`)
 const bad = rows.filter((r) => r.ok !== r.requests)
 if (bad.length) { console.error(`bench-serve: ${bad.length} row(s) had failed requests: ${JSON.stringify(bad.map((r) => r.errors))}`); process.exit(1) }
+if (missed.length) process.exit(1)
 EOF

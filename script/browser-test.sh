@@ -3,6 +3,7 @@
 # against `genim serve` on anvil. Works in a fresh clone (as root, or with sudo for apt):
 #   script/browser-test.sh            # all tests
 #   script/browser-test.sh -g refund  # arguments go to `playwright test`
+#   GENIM_SCREENSHOTS=1 script/browser-test.sh   # also rewrite docs/gallery.png and docs/token.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,8 @@
 # genim's whole test suite, from a fresh clone: installs the pinned toolchain (npm ci; a Python
 # venv for Slither), then checks the contracts (format, lint, unit + fuzz + invariant tests,
 # coverage gate, Slither, gas targets) and the Rust crate (format, clippy, bindings up to date,
-# tests against a spawned anvil, a local IPFS node and a throwaway PostgreSQL server).
+# tests against a spawned anvil, a local IPFS node, a throwaway PostgreSQL server and the official
+# x402 packages), then the web page in headless Chromium.
 #
 # Usage: script/test.sh
 set -euo pipefail
@@ -56,3 +57,6 @@ export GENIM_TEST_POSTGRES_URL
 # The official x402 clients, servers and facilitator (npm, pinned in tests/x402) the x402 tests run.
 script/x402-harness.sh install
 cargo test --locked
+
+step "web: the page in a real browser (Debian's chromium, Playwright) against genim serve on anvil"
+script/browser-test.sh
