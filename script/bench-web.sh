@@ -45,7 +45,10 @@ genim="$root/target/release/genim"
 work="$(mktemp -d "${TMPDIR:-/tmp}/genim-bench-web.XXXXXX")"
 serve_pid=""
 drain_pid=""
+node_pid=""
 cleanup() {
+    # A signal stops a node step (and its chromium) too.
+    [ -z "$node_pid" ] || kill -TERM "$node_pid" 2>/dev/null || true
     # Only the server this script started (it stops its own anvil on SIGTERM).
     if [ -n "$serve_pid" ] && kill -0 "$serve_pid" 2>/dev/null; then
         kill -TERM "$serve_pid" 2>/dev/null || true
@@ -79,10 +82,20 @@ rpc="$(grep -o "anvil at http://[^ ]*" "$work/serve.log" | head -n1 | cut -d' ' 
 [ -n "$rpc" ] || { log "no anvil URL in genim serve's log"; cat "$work/serve.log" >&2; exit 1; }
 log "genim serve at $url, anvil at $rpc ($((SECONDS - started)) s)"
 
+# Node steps run in the background and are waited for, so that SIGINT/SIGTERM reach the
+# trap at once (bash defers traps while a foreground command runs).
+step() {
+    node "$@" &
+    node_pid=$!
+    local code=0
+    wait "$node_pid" || code=$?
+    node_pid=""
+    return "$code"
+}
 cd tests/browser
-node bench/seed.mjs "$url" "$rpc" "$images"
+step bench/seed.mjs "$url" "$rpc" "$images"
 log "gallery ready ($((SECONDS - started)) s); loading it"
 status=0
-node bench/gallery.mjs "$url" --runs "$runs" ${json_out:+--json "$json_out"} || status=$?
+step bench/gallery.mjs "$url" --runs "$runs" ${json_out:+--json "$json_out"} || status=$?
 log "done in $((SECONDS - started)) s"
 exit "$status"
