@@ -51,6 +51,8 @@ pub(super) async fn scan(
             if reorged {
                 info!(%nft, head = head.number, "the chain reorganized: checking unconfirmed tokens again");
                 shared.tracker.reorged(nft);
+            } else {
+                shared.tracker.recheck_beyond(nft, previous.number);
             }
         }
         last = Some(head);

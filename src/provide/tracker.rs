@@ -209,6 +209,21 @@ impl Tracker {
         });
     }
 
+    /// Mints settled in blocks after `block`, the last head the scanner compared for reorgs:
+    /// a reorg replacing such a block before the scanner saw it would go unnoticed, so each is
+    /// checked on chain once more, after which the scanner's head covers its block.
+    pub(super) fn recheck_beyond(&self, nft: Address, block: u64) {
+        self.with(nft, |track| {
+            for entry in track.entries.values_mut() {
+                if let Phase::Settled { at, .. } = entry.phase
+                    && at > block
+                {
+                    entry.phase = Phase::Settled { at, recheck: true };
+                }
+            }
+        });
+    }
+
     /// Settled mints to confirm on chain now, with the block their state was settled in.
     pub(super) fn due(&self, nft: Address) -> Vec<(Job, u64)> {
         let reorg_blocks = self.reorg_blocks;

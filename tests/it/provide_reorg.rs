@@ -332,18 +332,21 @@ async fn deliveries_dropped_by_a_reorg_are_delivered_again_while_running() {
         assert_eq!(token_state(&chain, nft, *id).await, 1, "pending again");
     }
     ids.push(chain.mint(nft, 7, "minted after the reorg").await);
-    wait_until("every token delivered", Duration::from_secs(30), || async {
+    let started = Instant::now();
+    let delivered = loop {
         let contract = GenImNFT::new(nft, chain.root());
+        let mut all = true;
         for id in &ids {
-            if contract.tokenState(*id).call().await.unwrap().state != 2 {
-                return false;
-            }
+            all &= contract.tokenState(*id).call().await.unwrap().state == 2;
         }
-        true
-    })
-    .await;
+        if all || started.elapsed() > Duration::from_secs(30) {
+            break all;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let (output, _) = terminate(child, Duration::from_secs(30)).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(delivered, "not every token delivered within 30 s: {stderr}");
     // Either path brings the deliveries back: the scanner sees the tokens pending again, or the
     // sender sees its transactions gone from the node first and broadcasts them again.
     assert!(
