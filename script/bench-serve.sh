@@ -38,7 +38,8 @@ script/x402-harness.sh install >&2
 cargo build --release --locked --quiet
 genim="$root/target/release/genim"
 
-# anvil's public dev accounts: 0 deployer, 1 reference relayer, 2 genim's relayer, 3-6 payers.
+# anvil's public dev accounts: 0 deployer, 1 reference relayer, 2 genim's escrow relayer (the
+# contract's provider), 3-6 payers, 7 genim's direct relayer.
 keys=(
     0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
     0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
@@ -47,9 +48,10 @@ keys=(
     0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
     0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
     0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e
+    0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356
 )
 payers=()
-for key in "${keys[@]:3}"; do payers+=("$(cast wallet address "$key")"); done
+for key in "${keys[@]:3:4}"; do payers+=("$(cast wallet address "$key")"); done
 export PAYER_PRIVATE_KEYS="${keys[3]},${keys[4]},${keys[5]},${keys[6]}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/genim-bench-serve.XXXXXX")"
@@ -86,48 +88,54 @@ unset GENIM_PRIVATE_KEY
 body='{"prompt":"a red fox","size":"64x64"}'
 results="$work/results.jsonl"
 : >"$results"
-bench() { # bench STACK MODE URL [BASELINE]
-    local stack="$1" mode="$2" url="$3" baseline="${4:-}" c
-    for c in $levels; do
-        log "$stack $mode: $requests paid requests, $c in flight"
-        node tests/x402/bench.mjs "$url" --requests "$requests" --concurrency "$c" --warmup 5 \
-            --body "$body" --rpc "$rpc" ${baseline:+--baseline "$baseline"} 2>/dev/null |
-            node -e 'const v = JSON.parse(require("fs").readFileSync(0, "utf8"))
-                console.log(JSON.stringify({stack: process.argv[1], mode: process.argv[2], ...v}))' \
-                "$stack" "$mode" >>"$results"
-    done
+bench() { # bench STACK MODE CONCURRENCY URL [BASELINE]
+    local stack="$1" mode="$2" c="$3" url="$4" baseline="${5:-}"
+    log "$stack $mode: $requests paid requests, $c in flight"
+    node tests/x402/bench.mjs "$url" --requests "$requests" --concurrency "$c" --warmup 5 \
+        --body "$body" --rpc "$rpc" ${baseline:+--baseline "$baseline"} 2>/dev/null |
+        node -e 'const v = JSON.parse(require("fs").readFileSync(0, "utf8"))
+            console.log(JSON.stringify({stack: process.argv[1], mode: process.argv[2], ...v}))' \
+            "$stack" "$mode" >>"$results"
 }
 
-# The reference stack.
-fac="$(FACILITATOR_PRIVATE_KEY="${keys[1]}" script/x402-harness.sh start facilitator \
-    --port "$(free_port)" --rpc "$rpc" --quiet)"
-srv="$(script/x402-harness.sh start server --port "$(free_port)" --facilitator "$fac" \
-    --pay-to "$splitter" --asset "$usdc" --network eip155:31337 --amount 10000)"
-bench reference direct "$srv/v1/images/generations" "$srv/free/images/generations"
-script/x402-harness.sh stop all >/dev/null
-
-# genim serve, both modes, relaying with its own key.
-serve() { # serve ARGS... : starts genim serve, prints its URL
-    local out="$work/serve-$RANDOM"
-    GENIM_PRIVATE_KEY="${keys[2]}" "$genim" serve --listen 127.0.0.1:0 --rpc-url "$rpc" \
+serve() { # serve VAR KEY ARGS... : starts genim serve relaying with KEY; its URL goes in VAR
+    local var="$1" key="$2" out="$work/serve-$1"
+    shift 2
+    # Started from this shell (not a $(...) subshell), so that cleanup knows its pid.
+    GENIM_PRIVATE_KEY="$key" "$genim" serve --listen 127.0.0.1:0 --rpc-url "$rpc" \
         --token "$usdc" --store "dir:$out/store" --state-dir "$out/state" "$@" \
         >"$out.stdout" 2>"$out.log" &
     pids+=($!)
     for _ in $(seq 300); do
-        [ -s "$out.stdout" ] && { head -1 "$out.stdout"; return; }
+        if [ -s "$out.stdout" ]; then
+            printf -v "$var" '%s' "$(head -1 "$out.stdout")"
+            return
+        fi
         sleep 0.1
     done
     echo "bench-serve: genim serve did not start: $(tail -3 "$out.log")" >&2
     exit 1
 }
-url="$(serve --pay-to "$splitter" --price 0.01)"
-bench genim direct "$url/v1/images/generations"
-url="$(serve --nft "$nft" --no-provide)"
-bench genim escrow "$url/v1/images/generations"
+
+# All three servers run at once, each relaying with its own key; every concurrency level runs
+# them in turn, so the chain's growth (a block per payment) weighs on each alike.
+fac="$(FACILITATOR_PRIVATE_KEY="${keys[1]}" script/x402-harness.sh start facilitator \
+    --port "$(free_port)" --rpc "$rpc" --quiet)"
+srv="$(script/x402-harness.sh start server --port "$(free_port)" --facilitator "$fac" \
+    --pay-to "$splitter" --asset "$usdc" --network eip155:31337 --amount 10000)"
+serve direct "${keys[7]}" --pay-to "$splitter" --price 0.01
+serve escrow "${keys[2]}" --nft "$nft" --no-provide
+for c in $levels; do
+    bench reference direct "$c" "$srv/v1/images/generations" "$srv/free/images/generations"
+    bench genim direct "$c" "$direct/v1/images/generations"
+    bench genim escrow "$c" "$escrow/v1/images/generations"
+done
 
 [ -n "$json_out" ] && cp "$results" "$json_out"
 node - "$results" <<'EOF'
+const order = { reference: 0, genim: 1 }
 const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse)
+  .sort((a, b) => order[a.stack] - order[b.stack] || a.mode.localeCompare(b.mode) || a.concurrency - b.concurrency)
 const ref = Object.fromEntries(rows.filter((r) => r.stack === 'reference').map((r) => [r.concurrency, r.rps]))
 const f = (x) => (x === undefined ? '-' : x.toFixed(1))
 console.log(`anvil automine, chain 31337, real USDC; ${rows[0].requests} paid requests per row, 64x64 images; ${require('os').cpus().length} cores`)

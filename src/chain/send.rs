@@ -36,7 +36,7 @@ use tokio::sync::Mutex;
 use tracing::{debug, info, warn};
 
 /// The first wait for a receipt after sending; it doubles up to the poll interval.
-const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(4);
+const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(1);
 
 /// How often a transaction that can never execute (its nonce taken by another one) is sent
 /// again with a new nonce before giving up.

@@ -10,8 +10,13 @@
 //! corrupting it, where SQLite would need a lock of our own, since it lets processes share.
 //!
 //! Atomicity comes from redb's single writer: a claim reads and writes in one write transaction,
-//! so concurrent claims are serialized. Every call runs on tokio's blocking pool. Leases use this
-//! machine's clock, the only clock that reads this file.
+//! so concurrent claims are serialized. Writes go to one writer thread that commits them in
+//! groups: the writes waiting while a commit's fsync runs are applied one after the other in the
+//! next transaction and share its fsync, and none returns before that commit is on disk. Under
+//! load the fsync, not the work, is what a commit costs (measured: 118 paid requests per second
+//! with a commit each, ~190 on tmpfs), so grouping keeps durability without paying it per write.
+//! Reads run on tokio's blocking pool. Leases use this machine's clock, the only clock that reads
+//! this file.
 
 use super::{Claim, Entry, Ledger, LedgerError, Probe, lease_ms, unix_ms, wait_loop};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -36,6 +41,106 @@ const FORMAT: u64 = 1;
 #[derive(Clone)]
 pub struct EmbeddedLedger {
     inner: Arc<Inner>,
+    writer: Arc<Writer>,
+}
+
+/// One write, run by the writer thread inside a group's transaction. It returns whether it
+/// changed anything, and what to do once the group's commit is known (answer its caller).
+struct WriteOp {
+    /// Whether its caller needs it on disk before the answer.
+    durable: bool,
+    run: Apply,
+}
+
+/// Applies a write to the group's tables: whether it changed anything, and its [`Answer`].
+type Apply = Box<dyn FnOnce(&mut Tables<'_>) -> (bool, Answer) + Send>;
+
+/// Answers a write's caller once its group's commit is known.
+type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// The open tables of a group's write transaction.
+struct Tables<'txn> {
+    entries: redb::Table<'txn, &'static str, &'static [u8]>,
+    by_expiry: redb::Table<'txn, (i64, &'static str), ()>,
+}
+
+/// The writer thread and the queue to it; dropping the last handle stops the thread and waits
+/// for it, so the file is closed when the ledger is.
+struct Writer {
+    queue: Option<std::sync::mpsc::Sender<WriteOp>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Most writes committed together (a bound on the time one caller waits for others' work).
+const MAX_GROUP: usize = 256;
+
+/// The writer thread: takes every write queued, applies them in one transaction, commits once,
+/// then answers each.
+fn write_loop(inner: &Inner, queue: &std::sync::mpsc::Receiver<WriteOp>) {
+    let path = &inner.path;
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        let durable = group.iter().any(|op| op.durable);
+        let outcome = (|| {
+            let mut txn = inner.db.begin_write().or_ledger(path)?;
+            if !durable {
+                // In memory at once (other requests see it), on disk with the next durable
+                // commit (see `claim` for why that is enough).
+                txn.set_durability(redb::Durability::None)
+                    .map_err(|e| LedgerError::Io {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+            }
+            let mut changed = false;
+            {
+                let mut tables = Tables {
+                    entries: txn.open_table(ENTRIES).or_ledger(path)?,
+                    by_expiry: txn.open_table(BY_EXPIRY).or_ledger(path)?,
+                };
+                for op in group.drain(..) {
+                    let (wrote, answer) = (op.run)(&mut tables);
+                    changed |= wrote;
+                    answers.push(answer);
+                }
+            }
+            if changed {
+                // A durable group (Durability::Immediate, redb's default) returns once its commit
+                // is fsynced, with every non-durable commit before it.
+                txn.commit().or_ledger(path)?;
+                inner.changed.notify_waiters();
+            } else {
+                txn.abort().or_ledger(path)?;
+            }
+            Ok::<_, LedgerError>(())
+        })();
+        let committed = outcome.map_err(|err| err.to_string());
+        if let Err(reason) = &committed {
+            tracing::warn!(%reason, "a ledger commit failed: its writes are answered with the error");
+        }
+        // Ops never applied (the transaction did not open) are dropped: their callers get an
+        // error too.
+        drop(group);
+        for answer in answers {
+            answer(committed.clone());
+        }
+    }
 }
 
 struct Inner {
@@ -126,11 +231,27 @@ impl EmbeddedLedger {
             }
         }
         txn.commit().or_ledger(&path)?;
+        let inner = Arc::new(Inner {
+            db,
+            path,
+            changed: Notify::new(),
+        });
+        let (queue, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("genim-ledger".into())
+            .spawn({
+                let inner = inner.clone();
+                move || write_loop(&inner, &receiver)
+            })
+            .map_err(|e| LedgerError::Io {
+                path: inner.path.clone(),
+                reason: format!("cannot start the ledger's writer thread: {e}"),
+            })?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                db,
-                path,
-                changed: Notify::new(),
+            inner,
+            writer: Arc::new(Writer {
+                queue: Some(queue),
+                thread: Some(thread),
             }),
         })
     }
@@ -151,59 +272,85 @@ impl EmbeddedLedger {
             .map_err(|e| join_error(&e))?
     }
 
-    /// Runs a read-modify-write of one record in one write transaction: `decide` gets the record
-    /// and returns the answer and whether to [`Write::Put`], [`Write::Delete`] or leave it.
+    /// Runs a read-modify-write of one record in the writer thread's next group transaction:
+    /// `decide` gets the record and returns the answer and whether to [`Write::Put`],
+    /// [`Write::Delete`] or leave it. Returns once the group's commit is on disk.
     async fn update<T: Send + 'static>(
         &self,
         key: &str,
+        durable: bool,
         decide: impl FnOnce(Option<Entry>, i64) -> Result<(T, Write), LedgerError> + Send + 'static,
     ) -> Result<T, LedgerError> {
         let key = key.to_owned();
-        self.run(move |inner| {
-            let path = &inner.path;
-            let txn = inner.db.begin_write().or_ledger(path)?;
-            let (answer, write) = {
-                let mut entries = txn.open_table(ENTRIES).or_ledger(path)?;
-                let mut by_expiry = txn.open_table(BY_EXPIRY).or_ledger(path)?;
-                let old = read_entry(&entries, &key, path)?;
-                let old_expiry = old.as_ref().map(|e| e.expires_at);
-                let (answer, write) = decide(old, unix_ms())?;
-                match &write {
-                    Write::None => {}
-                    Write::Put(entry) => {
-                        let bytes = serde_json::to_vec(entry).map_err(|e| LedgerError::Io {
-                            path: path.clone(),
-                            reason: format!("cannot encode record {key}: {e}"),
-                        })?;
-                        if let Some(old) = old_expiry.filter(|old| *old != entry.expires_at) {
-                            by_expiry.remove((old, key.as_str())).or_ledger(path)?;
-                        }
-                        entries
-                            .insert(key.as_str(), bytes.as_slice())
-                            .or_ledger(path)?;
-                        by_expiry
-                            .insert((entry.expires_at, key.as_str()), ())
-                            .or_ledger(path)?;
-                    }
-                    Write::Delete => {
-                        entries.remove(key.as_str()).or_ledger(path)?;
-                        if let Some(old) = old_expiry {
-                            by_expiry.remove((old, key.as_str())).or_ledger(path)?;
-                        }
-                    }
-                }
-                (answer, write)
-            };
-            if matches!(write, Write::None) {
-                txn.abort().or_ledger(path)?;
-            } else {
-                // Durability::Immediate (redb's default): returns once the commit is fsynced.
-                txn.commit().or_ledger(path)?;
-                inner.changed.notify_waiters();
+        let path = self.inner.path.clone();
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, LedgerError>>();
+        let run = Box::new(move |tables: &mut Tables<'_>| {
+            let result = apply(tables, &key, &path, decide);
+            let wrote = matches!(result, Ok((_, true)));
+            let finish: Answer = Box::new(move |committed| {
+                let answer = match (result, committed) {
+                    (Err(err), _) => Err(err),
+                    (Ok((answer, _)), Ok(())) => Ok(answer),
+                    (Ok(_), Err(reason)) => Err(LedgerError::Io { path, reason }),
+                };
+                let _ = reply.send(answer);
+            });
+            (wrote, finish)
+        });
+        let op = WriteOp { durable, run };
+        let queue = self
+            .writer
+            .queue
+            .as_ref()
+            .expect("the queue lives as long as the ledger");
+        queue.send(op).map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+}
+
+/// Applies one read-modify-write to the group's tables: the answer, and whether it wrote.
+fn apply<T>(
+    tables: &mut Tables<'_>,
+    key: &str,
+    path: &Path,
+    decide: impl FnOnce(Option<Entry>, i64) -> Result<(T, Write), LedgerError>,
+) -> Result<(T, bool), LedgerError> {
+    let old = read_entry(&tables.entries, key, path)?;
+    let old_expiry = old.as_ref().map(|e| e.expires_at);
+    let (answer, write) = decide(old, unix_ms())?;
+    match &write {
+        Write::None => return Ok((answer, false)),
+        Write::Put(entry) => {
+            let bytes = serde_json::to_vec(entry).map_err(|e| LedgerError::Io {
+                path: path.to_path_buf(),
+                reason: format!("cannot encode record {key}: {e}"),
+            })?;
+            if let Some(old) = old_expiry.filter(|old| *old != entry.expires_at) {
+                tables.by_expiry.remove((old, key)).or_ledger(path)?;
             }
-            Ok(answer)
-        })
-        .await
+            tables
+                .entries
+                .insert(key, bytes.as_slice())
+                .or_ledger(path)?;
+            tables
+                .by_expiry
+                .insert((entry.expires_at, key), ())
+                .or_ledger(path)?;
+        }
+        Write::Delete => {
+            tables.entries.remove(key).or_ledger(path)?;
+            if let Some(old) = old_expiry {
+                tables.by_expiry.remove((old, key)).or_ledger(path)?;
+            }
+        }
+    }
+    Ok((answer, true))
+}
+
+fn writer_gone() -> LedgerError {
+    LedgerError::Unavailable {
+        what: "the embedded ledger".into(),
+        reason: "the write was not committed (see the log)".into(),
     }
 }
 
@@ -248,7 +395,9 @@ impl Ledger for EmbeddedLedger {
         expires_at: i64,
     ) -> Result<Claim, LedgerError> {
         let (key_, request, owner) = (key.to_owned(), request.to_owned(), owner.to_owned());
-        self.update(key, move |old, now| {
+        // Not fsynced: a claim moves no money and makes nothing, so losing it in a crash only
+        // means the retry claims afresh; the durable `save` after it persists it too.
+        self.update(key, false, move |old, now| {
             let lease_until = Some(now.saturating_add(lease_ms(lease)));
             let Some(mut entry) = old else {
                 let entry = Entry {
@@ -293,7 +442,7 @@ impl Ledger for EmbeddedLedger {
         lease: Duration,
     ) -> Result<Entry, LedgerError> {
         let (key_, owner, data) = (key.to_owned(), owner.to_owned(), data.clone());
-        self.update(key, move |old, now| {
+        self.update(key, true, move |old, now| {
             let mut entry = old.ok_or_else(|| LedgerError::NotFound { key: key_.clone() })?;
             if !entry.is_owned_by(&owner) {
                 return Err(LedgerError::LeaseLost { key: key_ });
@@ -314,7 +463,7 @@ impl Ledger for EmbeddedLedger {
         data: &serde_json::Value,
     ) -> Result<Entry, LedgerError> {
         let (key_, owner, data) = (key.to_owned(), owner.to_owned(), data.clone());
-        self.update(key, move |old, now| {
+        self.update(key, true, move |old, now| {
             let mut entry = old.ok_or_else(|| LedgerError::NotFound { key: key_.clone() })?;
             if entry.done && entry.data == data {
                 return Ok((entry, Write::None));
@@ -335,7 +484,8 @@ impl Ledger for EmbeddedLedger {
 
     async fn abandon(&self, key: &str, owner: &str) -> Result<(), LedgerError> {
         let (key_, owner) = (key.to_owned(), owner.to_owned());
-        self.update(key, move |old, _| match old {
+        // Not fsynced either: a claim that comes back after a crash is only a lease that expires.
+        self.update(key, false, move |old, _| match old {
             None => Ok(((), Write::None)),
             Some(entry) if entry.is_owned_by(&owner) => Ok(((), Write::Delete)),
             Some(_) => Err(LedgerError::LeaseLost { key: key_ }),
