@@ -3,8 +3,10 @@
 //! Why redb: maintained, pure Rust (no C toolchain step; it compiles in about the time
 //! `rusqlite` with bundled SQLite does: 45 s against 48 s of CPU, measured on the 2-core
 //! machine, deps at opt-level 1), ACID with copy-on-write B-trees, and its default
-//! `Durability::Immediate` fsyncs every commit: a `claim`, `save` or `complete` that returned is
-//! on disk and survives `kill -9` (the tests kill a child process right after a `complete`).
+//! `Durability::Immediate` fsyncs a commit: a `save` or `complete` that returned is on disk and
+//! survives `kill -9` (the tests kill a child process right after a `complete`). A `claim` or
+//! `abandon` is committed without an fsync (`Durability::None`, on disk with the next fsync):
+//! it moves no money and makes nothing, so a crash that loses one costs only a fresh claim.
 //! Its whole-file lock (an OFD lock, so it also refuses a second open inside the same process)
 //! makes a second `genim serve` on the same file fail with [`LedgerError::Locked`] instead of
 //! corrupting it, where SQLite would need a lock of our own, since it lets processes share.
@@ -12,7 +14,7 @@
 //! Atomicity comes from redb's single writer: a claim reads and writes in one write transaction,
 //! so concurrent claims are serialized. Writes go to one writer thread that commits them in
 //! groups: the writes waiting while a commit's fsync runs are applied one after the other in the
-//! next transaction and share its fsync, and none returns before that commit is on disk. Under
+//! next transaction and share its fsync, and none returns before that commit is done. Under
 //! load the fsync, not the work, is what a commit costs (measured: 118 paid requests per second
 //! with a commit each, ~190 on tmpfs), so grouping keeps durability without paying it per write.
 //! Reads run on tokio's blocking pool. Leases use this machine's clock, the only clock that reads
@@ -274,7 +276,8 @@ impl EmbeddedLedger {
 
     /// Runs a read-modify-write of one record in the writer thread's next group transaction:
     /// `decide` gets the record and returns the answer and whether to [`Write::Put`],
-    /// [`Write::Delete`] or leave it. Returns once the group's commit is on disk.
+    /// [`Write::Delete`] or leave it. Returns once the group's commit is done (on disk when
+    /// `durable`).
     async fn update<T: Send + 'static>(
         &self,
         key: &str,
