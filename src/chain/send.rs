@@ -147,15 +147,16 @@ impl Connection {
     pub async fn send(&self, tx: TransactionRequest) -> Result<TransactionReceipt, ChainError> {
         let sender = self.sender.as_ref().ok_or(ChainError::NoWallet)?;
         let tx = tx.with_from(sender.address());
-        let gas = match self.provider.estimate_gas(tx.clone()).await {
+        // Both reads at once: one round trip less per transaction.
+        let (gas, fees) = tokio::join!(
+            self.provider.estimate_gas(tx.clone()),
+            self.provider.estimate_eip1559_fees()
+        );
+        let gas = match gas {
             Ok(gas) => gas,
             Err(err) => return Err(self.explain_send_error(err, &tx).await),
         };
-        let fees = self
-            .provider
-            .estimate_eip1559_fees()
-            .await
-            .map_err(|err| self.rpc_error(err))?;
+        let fees = fees.map_err(|err| self.rpc_error(err))?;
         // Margin for state that changes between estimate and inclusion (a batch whose tokens
         // were delivered meanwhile costs less, not more; storage warmed by others costs less).
         let tx = tx
