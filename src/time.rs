@@ -28,6 +28,11 @@ pub fn format_iso8601(unix: u64) -> String {
     }
 }
 
+/// The current time in unix seconds (the wall clock; chain time is the caller's to compare).
+pub fn unix_now() -> u64 {
+    u64::try_from(Utc::now().timestamp()).unwrap_or(0)
+}
+
 /// The current time as ISO-8601 UTC with seconds (`2026-11-05T12:00:00Z`).
 pub fn now_iso8601() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)

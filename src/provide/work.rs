@@ -22,7 +22,7 @@ use std::{
     fmt,
     str::FromStr,
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 use tokio::{
     sync::{Semaphore, mpsc, watch},
@@ -132,15 +132,9 @@ async fn grace_left(shared: &Shared, job: &Job) -> Result<Duration, ChainError> 
         .await?
         .map_or(0, |block| block.header.timestamp);
     let (_, head_time) = shared.tracker.head(job.nft);
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    let now = wall.max(head_time as f64);
-    let pending_for = (now - minted_at as f64).max(0.0);
-    Ok(Duration::from_secs_f64(
-        (shared.opts.shard_grace.as_secs_f64() - pending_for).max(0.0),
-    ))
+    let now = crate::time::unix_now().max(head_time);
+    let pending_for = Duration::from_secs(now.saturating_sub(minted_at));
+    Ok(shared.opts.shard_grace.saturating_sub(pending_for))
 }
 
 /// Checks the token, generates and stores what is missing, and returns it ready to deliver;

@@ -411,7 +411,7 @@ pub async fn pay(
             eip3009::domain(conn, offer.requirement.asset).await?
         }
     };
-    let signed = sign_payment(offer, &domain, signer, super::verify::wall_clock()).await?;
+    let signed = sign_payment(offer, &domain, signer, crate::time::unix_now()).await?;
     info!(
         amount = %offer.requirement.amount,
         asset = %offer.requirement.asset,

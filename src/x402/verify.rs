@@ -21,7 +21,6 @@ use alloy::{
     rpc::types::TransactionRequest,
     sol_types::SolCall,
 };
-use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::debug;
 
 /// How far in the future `validBefore` must be for a payment to be accepted: the reference
@@ -189,14 +188,7 @@ pub fn check_terms(requirement: &Requirement, payment: &Payment) -> Result<(), P
 /// settlement lands in, is stamped now). A chain moved ahead (`evm_increaseTime`) wins.
 pub async fn chain_now(conn: &Connection) -> Result<u64, ChainError> {
     let block = conn.chain_time().await?;
-    Ok(block.max(wall_clock()))
-}
-
-/// Seconds since the Unix epoch.
-pub fn wall_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    Ok(block.max(crate::time::unix_now()))
 }
 
 /// Verifies `payment` against `requirement` on `conn`'s chain, simulating the settlement from

@@ -261,12 +261,6 @@ pub(super) fn generation_failed(err: &PipelineError) -> Response {
     }
 }
 
-pub(super) fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// The token's EIP-712 name and version, sent as x402's `extra`.
 pub async fn token_domain(
     conn: &crate::chain::Connection,

@@ -307,7 +307,7 @@ impl Work<'_> {
                 warn!(token_id = %token.id, error = %err, "generation failed after the mint; the token stays refundable");
                 let answer = Answer {
                     status: StatusCode::BAD_GATEWAY.as_u16(),
-                    created: now_s(),
+                    created: crate::time::unix_now() as i64,
                     format: self.generation.response_format,
                     images: Vec::new(),
                     settlement,
@@ -345,7 +345,7 @@ impl Work<'_> {
         }];
         let answer = Answer {
             status: 200,
-            created: now_s(),
+            created: crate::time::unix_now() as i64,
             format: self.generation.response_format,
             images,
             settlement,
@@ -378,7 +378,7 @@ impl Work<'_> {
         Progress::Done {
             answer: Answer {
                 status: 200,
-                created: now_s(),
+                created: crate::time::unix_now() as i64,
                 format: self.generation.response_format,
                 images,
                 settlement: serde_json::to_value(settled.response(self.payment.version))
