@@ -4,7 +4,7 @@
 use super::{
     error::{CONNECT_TIMEOUT, ChainError, REQUEST_TIMEOUT, rpc_error},
     revert::Revert,
-    send::Sender,
+    send::{NodeHints, Sender},
 };
 use crate::http::redact_url;
 use alloy::{
@@ -47,6 +47,8 @@ pub struct Connection {
     pub poll_interval: Duration,
     pub(crate) options: ConnectOptions,
     pub(crate) sender: Option<Arc<Sender>>,
+    /// What [`Connection::send`] learned about the node (shared by every signer on it).
+    pub(crate) hints: Arc<NodeHints>,
 }
 
 impl fmt::Debug for Connection {
@@ -107,6 +109,7 @@ impl Connection {
             poll_interval,
             options,
             sender,
+            hints: Arc::default(),
         })
     }
 

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{amount::format_eth, bindings::gen_im_nft::GenImNFT, http::redact_url};
 use alloy::{
-    eips::eip2718::Encodable2718,
+    eips::{eip1559::Eip1559Estimation, eip2718::Encodable2718},
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
     primitives::{Address, Bytes, TxHash, U256},
     providers::Provider,
@@ -30,6 +30,7 @@ use alloy::{
 };
 use std::{
     collections::BTreeSet,
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 use tokio::sync::Mutex;
@@ -37,6 +38,14 @@ use tracing::{debug, info, warn};
 
 /// The first wait for a receipt after sending; it doubles up to the poll interval.
 const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(1);
+/// How long a synchronous send may wait for its receipt on a local node (automine answers in
+/// milliseconds) and on a remote one (a few blocks).
+const SYNC_WAIT_LOCAL: Duration = Duration::from_secs(1);
+const SYNC_WAIT: Duration = Duration::from_secs(10);
+/// How long a fee estimate is reused, so that a relayer settling many payments a second asks
+/// once. The estimate's max fee is twice the base fee, ahead of six blocks of the steepest
+/// rise (12.5% each).
+const FEE_TTL: Duration = Duration::from_secs(1);
 
 /// How often a transaction that can never execute (its nonce taken by another one) is sent
 /// again with a new nonce before giving up.
@@ -58,6 +67,15 @@ struct NonceBook {
     next: Option<u64>,
     /// Nonces of transactions sent and still followed.
     in_flight: BTreeSet<u64>,
+    /// Nonces handed out so far: a pending count read when this was the same is current.
+    handed_out: u64,
+}
+
+/// The node's pending count, read while nothing was in flight.
+#[derive(Clone, Copy)]
+struct IdleCount {
+    pending: u64,
+    handed_out: u64,
 }
 
 impl Sender {
@@ -74,17 +92,43 @@ impl Sender {
         self.address
     }
 
-    /// Hands out the next nonce; re-reads the node's pending count when nothing is in flight,
-    /// which also closes gaps left by dropped or reorged transactions.
-    async fn allocate(&self, conn: &Connection) -> Result<u64, ChainError> {
+    /// Hands out the next nonce; re-reads the node's pending count when nothing is in flight
+    /// (or takes `count`, read with the estimate, if no nonce was handed out since), which
+    /// also closes gaps left by dropped or reorged transactions.
+    async fn allocate(
+        &self,
+        conn: &Connection,
+        count: Option<IdleCount>,
+    ) -> Result<u64, ChainError> {
         let mut book = self.nonces.lock().await;
         let next = match book.next {
             Some(next) if !book.in_flight.is_empty() => next,
-            _ => self.pending_count(conn).await?,
+            _ => match count {
+                Some(count) if count.handed_out == book.handed_out => count.pending,
+                _ => self.pending_count(conn).await?,
+            },
         };
+        book.handed_out += 1;
         book.next = Some(next + 1);
         book.in_flight.insert(next);
         Ok(next)
+    }
+
+    /// The node's pending count when nothing is in flight (the next [`Sender::allocate`]
+    /// needs it), else `None`; a failed read is left to `allocate`.
+    async fn idle_count(&self, conn: &Connection) -> Option<IdleCount> {
+        let handed_out = {
+            let book = self.nonces.lock().await;
+            if !book.in_flight.is_empty() {
+                return None;
+            }
+            book.handed_out
+        };
+        let pending = self.pending_count(conn).await.ok()?;
+        Some(IdleCount {
+            pending,
+            handed_out,
+        })
     }
 
     /// Ends the life of `nonce`: its transaction was mined, or will never be.
@@ -132,6 +176,40 @@ impl Sender {
     }
 }
 
+/// What a node taught [`Connection::send`]; one per RPC, shared by its signers.
+#[derive(Default)]
+pub(crate) struct NodeHints {
+    /// The node answered `eth_sendRawTransactionSync` with "method not found".
+    no_sync_send: AtomicBool,
+    /// The last fee estimate, and when it was made.
+    fees: std::sync::Mutex<Option<(Instant, Eip1559Estimation)>>,
+}
+
+impl NodeHints {
+    fn recent_fees(&self) -> Option<Eip1559Estimation> {
+        let fees = self.fees.lock().unwrap_or_else(|p| p.into_inner());
+        fees.filter(|(at, _)| at.elapsed() < FEE_TTL)
+            .map(|(_, fees)| fees)
+    }
+
+    fn forget_fees(&self) {
+        *self.fees.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// How a synchronous send ended.
+enum SyncSend {
+    /// Mined: the receipt.
+    Mined(Box<TransactionReceipt>),
+    /// The node holds it: follow it.
+    InPool,
+    /// The node refused it (nonce, funds, fee).
+    Refused(RpcError<TransportErrorKind>),
+    /// Send it the plain way (the node lacks the method, or the answer was lost before the
+    /// node saw it).
+    Plain,
+}
+
 /// A signed transaction on its way.
 struct Signed {
     hash: TxHash,
@@ -145,13 +223,27 @@ impl Connection {
     /// failure: reverts (at estimation or on chain, replayed to learn why) become sentences
     /// through [`revert`], a short balance becomes [`ChainError::InsufficientFunds`].
     pub async fn send(&self, tx: TransactionRequest) -> Result<TransactionReceipt, ChainError> {
+        self.send_with_gas(tx, None).await
+    }
+
+    /// [`Connection::send`] with the gas already estimated (`Some`: by a simulation moments
+    /// ago), which saves a round trip; the same margin is added.
+    pub async fn send_with_gas(
+        &self,
+        tx: TransactionRequest,
+        gas: Option<u64>,
+    ) -> Result<TransactionReceipt, ChainError> {
         let sender = self.sender.as_ref().ok_or(ChainError::NoWallet)?;
         let tx = tx.with_from(sender.address());
-        // Both reads at once: one round trip less per transaction.
-        let (gas, fees) = tokio::join!(
-            self.provider.estimate_gas(tx.clone()),
-            self.provider.estimate_eip1559_fees()
-        );
+        // The reads at once: one round trip per transaction (fees are mostly cached, the
+        // nonce book read only when nothing is in flight).
+        let estimate = async {
+            match gas {
+                Some(gas) => Ok(gas),
+                None => self.provider.estimate_gas(tx.clone()).await,
+            }
+        };
+        let (gas, fees, count) = tokio::join!(estimate, self.fees(), sender.idle_count(self));
         let gas = match gas {
             Ok(gas) => gas,
             Err(err) => return Err(self.explain_send_error(err, &tx).await),
@@ -167,9 +259,18 @@ impl Connection {
         let deadline = self.options.tx_timeout.map(|t| Instant::now() + t);
         let mut replacements = 0;
         loop {
-            let signed = self.broadcast(sender, &tx).await?;
-            debug!(tx = %signed.hash, nonce = signed.nonce, "sent, following it");
-            match self.follow(sender, &signed, deadline).await {
+            let (signed, receipt) = self.broadcast(sender, &tx, count, deadline).await?;
+            let outcome = match receipt {
+                Some(receipt) => {
+                    sender.release(signed.nonce, true).await;
+                    Ok(receipt)
+                }
+                None => {
+                    debug!(tx = %signed.hash, nonce = signed.nonce, "sent, following it");
+                    self.follow(sender, &signed, deadline).await
+                }
+            };
+            match outcome {
                 Err(ChainError::Replaced { .. }) if replacements < MAX_REPLACEMENTS => {
                     replacements += 1;
                     warn!(tx = %signed.hash, nonce = signed.nonce, "another transaction took the nonce; sending again with a new one");
@@ -181,15 +282,18 @@ impl Connection {
     }
 
     /// Takes a nonce, signs and broadcasts; a nonce conflict (another process with the same key)
-    /// is retried with a fresh nonce.
+    /// is retried with a fresh nonce. Returns the receipt too when the node gave it at once
+    /// (`eth_sendRawTransactionSync`).
     async fn broadcast(
         &self,
         sender: &Sender,
         tx: &TransactionRequest,
-    ) -> Result<Signed, ChainError> {
+        mut count: Option<IdleCount>,
+        deadline: Option<Instant>,
+    ) -> Result<(Signed, Option<TransactionReceipt>), ChainError> {
         let mut conflicts = 0;
         loop {
-            let nonce = sender.allocate(self).await?;
+            let nonce = sender.allocate(self, count.take()).await?;
             let raw = match sender.sign(tx.clone().with_nonce(nonce)).await {
                 Ok(raw) => raw,
                 Err(err) => {
@@ -198,9 +302,20 @@ impl Connection {
                 }
             };
             let hash = alloy::primitives::keccak256(&raw);
-            match self.provider.send_raw_transaction(&raw).await {
-                Ok(_) => return Ok(Signed { hash, nonce, raw }),
-                Err(err) if is_already_known(&err) => return Ok(Signed { hash, nonce, raw }),
+            let signed = Signed { hash, nonce, raw };
+            let sent = match self.send_sync(&signed, deadline).await {
+                SyncSend::Mined(receipt) => return Ok((signed, Some(*receipt))),
+                SyncSend::InPool => return Ok((signed, None)),
+                SyncSend::Refused(err) => Err(err),
+                SyncSend::Plain => self
+                    .provider
+                    .send_raw_transaction(&signed.raw)
+                    .await
+                    .map(drop),
+            };
+            match sent {
+                Ok(()) => return Ok((signed, None)),
+                Err(err) if is_already_known(&err) => return Ok((signed, None)),
                 Err(err) if is_nonce_conflict(&err) && conflicts < MAX_NONCE_CONFLICTS => {
                     conflicts += 1;
                     debug!(
@@ -212,10 +327,64 @@ impl Connection {
                 }
                 Err(err) => {
                     sender.release(nonce, false).await;
+                    // A fee refused as too low must not be reused.
+                    self.hints.forget_fees();
                     return Err(self.explain_send_error(err, tx).await);
                 }
             }
         }
+    }
+
+    /// Sends with `eth_sendRawTransactionSync` (EIP-7966: anvil, geth 1.16.6+, several L2s),
+    /// which answers with the receipt once mined: no polling, one round trip. Nodes without it
+    /// are remembered and get `eth_sendRawTransaction`.
+    async fn send_sync(&self, signed: &Signed, deadline: Option<Instant>) -> SyncSend {
+        if self.hints.no_sync_send.load(Ordering::Relaxed) {
+            return SyncSend::Plain;
+        }
+        // Beyond this the transaction is followed the usual way, which also notices a nonce
+        // gap holding it back (the node would wait up to its own timeout, 30 s on anvil).
+        let wait = if self.is_local() {
+            SYNC_WAIT_LOCAL
+        } else {
+            SYNC_WAIT
+        };
+        let wait = deadline.map_or(wait, |deadline| {
+            wait.min(deadline.saturating_duration_since(Instant::now()))
+        });
+        let refusal =
+            match tokio::time::timeout(wait, self.provider.send_raw_transaction_sync(&signed.raw))
+                .await
+            {
+                Ok(Ok(receipt)) => return SyncSend::Mined(Box::new(receipt)),
+                Ok(Err(err)) if is_unsupported_method(&err) => {
+                    debug!("the node has no eth_sendRawTransactionSync; polling for receipts");
+                    self.hints.no_sync_send.store(true, Ordering::Relaxed);
+                    return SyncSend::Plain;
+                }
+                Ok(Err(err)) if is_already_known(&err) => return SyncSend::InPool,
+                Ok(Err(err)) => Some(err),
+                Err(_) => None,
+            };
+        // A refusal, the node's confirmation timeout, or no answer: whether the node holds the
+        // transaction decides between following it and the answer of a plain send.
+        match self.provider.get_transaction_by_hash(signed.hash).await {
+            Ok(Some(_)) => SyncSend::InPool,
+            _ => match refusal {
+                Some(err) if err.as_error_resp().is_some() => SyncSend::Refused(err),
+                _ => SyncSend::Plain,
+            },
+        }
+    }
+
+    /// The fee estimate of the last [`FEE_TTL`], or a new one.
+    async fn fees(&self) -> Result<Eip1559Estimation, RpcError<TransportErrorKind>> {
+        if let Some(fees) = self.hints.recent_fees() {
+            return Ok(fees);
+        }
+        let fees = self.provider.estimate_eip1559_fees().await?;
+        *self.hints.fees.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), fees));
+        Ok(fees)
     }
 
     /// Follows a broadcast transaction until it is mined or can never be.
@@ -333,7 +502,7 @@ impl Connection {
             (from..to).filter(|n| !book.in_flight.contains(n)).collect()
         };
         for nonce in missing {
-            let fees = match self.provider.estimate_eip1559_fees().await {
+            let fees = match self.fees().await {
                 Ok(fees) => fees,
                 Err(_) => return,
             };
@@ -454,6 +623,24 @@ fn is_already_known(err: &RpcError<TransportErrorKind>) -> bool {
     err.as_error_resp().is_some_and(|resp| {
         let message = resp.message.to_lowercase();
         message.contains("already known") || message.contains("already imported")
+    })
+}
+
+/// The node does not know the method (JSON-RPC -32601, or a provider's own wording).
+fn is_unsupported_method(err: &RpcError<TransportErrorKind>) -> bool {
+    err.as_error_resp().is_some_and(|resp| {
+        let message = resp.message.to_lowercase();
+        resp.code == -32601
+            || (message.contains("method")
+                && [
+                    "not found",
+                    "not supported",
+                    "unsupported",
+                    "does not exist",
+                    "not available",
+                ]
+                .iter()
+                .any(|words| message.contains(words)))
     })
 }
 
