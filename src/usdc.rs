@@ -79,9 +79,11 @@ pub struct LocalUsdc {
 }
 
 /// Deploys and initializes USDC from `owner` (its master minter, pauser, blacklister and owner)
-/// and mints to the holders.
+/// and mints to the holders. Multicall3 comes along, as on every chain with real USDC (direct
+/// x402 settlements are batched through it).
 pub async fn deploy(owner: &Connection, options: &UsdcOptions) -> Result<LocalUsdc, ChainError> {
     let me = owner.signer()?;
+    crate::chain::multicall3::install(owner).await?;
     let library = create(owner, decode(SIGNATURE_CHECKER)).await?;
     let linked = FIAT_TOKEN_V2_2.replace(LIBRARY_PLACEHOLDER, &hex::encode(library));
     let implementation = create(owner, decode(&linked)).await?;

@@ -4,6 +4,7 @@
 
 mod connection;
 mod error;
+pub mod multicall3;
 mod preset;
 pub mod revert;
 mod send;

@@ -141,7 +141,8 @@ impl Facilitator {
         Ok(())
     }
 
-    /// Verifies `payment` for `requirement` (see [`verify::verify`]).
+    /// Verifies `payment` for `requirement` (see [`verify::verify`]); its settlement then
+    /// reuses the simulation's gas.
     pub async fn verify(
         &self,
         requirement: &Requirement,
@@ -149,7 +150,9 @@ impl Facilitator {
         mode: &Mode,
     ) -> Result<Verified, VerifyError> {
         self.serves(requirement)?;
-        verify::verify(self.connection(), requirement, payment, mode).await
+        let verified = verify::verify(self.connection(), requirement, payment, mode).await?;
+        self.settler.expect(&verified);
+        Ok(verified)
     }
 
     /// Settles `payment` for `requirement`, at most once per authorization (see

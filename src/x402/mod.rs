@@ -4,7 +4,8 @@
 //! - [`wire`]: the formats (402s, payment and settlement headers, facilitator bodies), the
 //!   generation-agnostic [`Requirement`], the standard [`Reason`]s.
 //! - [`verify`]: every check before work starts, ending with a simulation of the settlement.
-//! - [`settle`]: settlement at most once per authorization, front-running counted as paid.
+//! - [`settle`]: settlement at most once per authorization, front-running counted as paid;
+//!   direct settlements that queue go out in one Multicall3 transaction (`batch`).
 //! - [`facilitator`]: both in one value, and its HTTP routes (`/verify`, `/settle`,
 //!   `/supported`) for reference x402 servers.
 //! - [`client`]: paying a 402 (`genim pay`).
@@ -21,6 +22,7 @@
 //! at the first bad field instead of naming a reason. What it would save is a few serde
 //! structs.
 
+mod batch;
 pub mod client;
 pub mod facilitator;
 pub mod settle;

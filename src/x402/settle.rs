@@ -21,12 +21,13 @@
 //!   payment arrived.
 
 use super::{
-    verify::{self, AuthorizationKey, Mode, check_terms, settlement_call},
+    batch::Batcher,
+    verify::{self, AuthorizationKey, Mode, Verified, check_terms, settlement_call},
     wire::{Payment, PaymentError, Reason, Requirement, SettleResponse, Version, caip2},
 };
 use crate::{
     bindings::gen_im_token_nft::GenImTokenNFT,
-    chain::{ChainError, Connection, receipt_event, receipt_events},
+    chain::{ChainError, Connection, multicall3::MULTICALL3, receipt_event, receipt_events},
     eip3009::IEIP3009,
 };
 use alloy::{
@@ -158,6 +159,8 @@ pub struct Settler {
     conn: Connection,
     lookback_blocks: u64,
     state: Mutex<State>,
+    /// Direct settlements' sender, when the chain has Multicall3.
+    batcher: OnceCell<Option<Batcher>>,
 }
 
 #[derive(Default)]
@@ -169,6 +172,8 @@ struct State {
     settled: VecDeque<AuthorizationKey>,
     /// Transactions sent and not yet seen mined.
     pending: HashMap<AuthorizationKey, TxHash>,
+    /// Gas of settlements verified and not yet settled (their simulation's estimate).
+    gas: HashMap<AuthorizationKey, u64>,
 }
 
 impl std::fmt::Debug for Settler {
@@ -187,6 +192,7 @@ impl Settler {
             conn,
             lookback_blocks: DEFAULT_LOOKBACK_BLOCKS,
             state: Mutex::new(State::default()),
+            batcher: OnceCell::new(),
         }
     }
 
@@ -199,6 +205,22 @@ impl Settler {
     /// The connection it sends from.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Keeps the gas `verified`'s simulation found, for its settlement (one estimate less).
+    pub fn expect(&self, verified: &Verified) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // Verified payments that never settle (refused work, failed generation) must not pile
+        // up: a full map starts over, and those settlements estimate again.
+        if state.gas.len() >= REMEMBERED {
+            state.gas.clear();
+        }
+        state.gas.insert(verified.key, verified.gas);
+    }
+
+    fn expected_gas(&self, key: AuthorizationKey) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.gas.remove(&key)
     }
 
     /// Settles `payment` for `requirement` in `mode`. Call [`verify::verify`] first (before
@@ -263,7 +285,7 @@ impl Settler {
         };
         if let Some(tx) = pending {
             match self.follow_pending(key, tx).await? {
-                Some(receipt) if receipt.status() => {
+                Some(receipt) if carries(mode, &receipt, requirement, payment) => {
                     return self.settled_by(requirement, payment, mode, receipt).await;
                 }
                 // Reverted or gone: the state of the authorization decides below.
@@ -276,23 +298,51 @@ impl Settler {
         }
     }
 
+    /// Sends the transfer (with others, when they queue: [`super::batch`]). An authorization
+    /// executed by someone else makes the estimate revert, and [`Self::send_failed`] looks
+    /// for that execution.
     async fn settle_direct(
         &self,
         requirement: &Requirement,
         payment: &Payment,
         key: AuthorizationKey,
     ) -> Outcome {
-        if self.authorization_used(requirement, payment).await? {
-            return self.paid_elsewhere(requirement, payment).await;
-        }
         let tx = settlement_call(requirement, payment, &Mode::Direct);
-        match self.conn.send(tx).await {
+        let gas = self.expected_gas(key);
+        let sent = match self.batcher().await {
+            Some(batcher) => match batcher.send(tx.clone(), gas).await {
+                // Its call failed inside a batch: alone, it goes through or says why.
+                Ok(receipt)
+                    if receipt.to == Some(MULTICALL3)
+                        && !executes(&receipt, requirement, payment) =>
+                {
+                    self.conn.send(tx).await
+                }
+                other => other,
+            },
+            None => self.conn.send_with_gas(tx, gas).await,
+        };
+        match sent {
             Ok(receipt) => {
                 self.settled_by(requirement, payment, &Mode::Direct, receipt)
                     .await
             }
             Err(err) => self.send_failed(requirement, payment, key, err).await,
         }
+    }
+
+    /// The batcher, when the chain has Multicall3 (looked up once).
+    async fn batcher(&self) -> Option<&Batcher> {
+        self.batcher
+            .get_or_try_init(|| async {
+                let code = self.conn.provider.get_code_at(MULTICALL3).await?;
+                Ok::<_, alloy::transports::TransportError>(
+                    (!code.is_empty()).then(|| Batcher::start(self.conn.clone())),
+                )
+            })
+            .await
+            .ok()
+            .and_then(Option::as_ref)
     }
 
     /// After a failed send: someone may have executed the authorization meanwhile (a revert
@@ -359,7 +409,11 @@ impl Settler {
             None
         };
         let tx = settlement_call(requirement, payment, mode);
-        match self.conn.send(tx).await {
+        // Not after a front-run: the simulation took another path through the contract.
+        let gas = self
+            .expected_gas(key)
+            .filter(|_| front_run.is_none() && depth == 0);
+        match self.conn.send_with_gas(tx, gas).await {
             Ok(receipt) => {
                 let paid = front_run.map(|r| {
                     (
@@ -472,7 +526,7 @@ impl Settler {
         if let Mode::Escrow { .. } = mode {
             return self.minted(requirement, payment, &receipt, None);
         }
-        if !pays(&receipt, requirement, payment) {
+        if !executes(&receipt, requirement, payment) {
             return Err(PaymentError::new(
                 Reason::TransactionFailed,
                 format!(
@@ -542,7 +596,7 @@ impl Settler {
         Ok(self
             .receipt(tx)
             .await?
-            .filter(|receipt| receipt.status() && pays(receipt, requirement, payment)))
+            .filter(|receipt| executes(receipt, requirement, payment)))
     }
 
     /// The newest log matching `filter` within the lookback window, searched back from the
@@ -635,15 +689,35 @@ impl Settler {
     }
 }
 
-/// Whether `receipt` holds the token's `Transfer(from, payTo, amount)` of this payment.
-fn pays(receipt: &TransactionReceipt, requirement: &Requirement, payment: &Payment) -> bool {
-    receipt_events::<IEIP3009::Transfer>(receipt, requirement.asset)
-        .iter()
-        .any(|t| {
-            t.from == payment.authorization.from
-                && t.to == requirement.pay_to
-                && t.value == requirement.amount
-        })
+/// Whether `receipt` executed this payment's authorization and paid `payTo` the amount: the
+/// token's `AuthorizationUsed(from, nonce)` and `Transfer(from, payTo, amount)` (a batch holds
+/// several of each; both come from the one call, so its own `AuthorizationUsed` decides).
+fn executes(receipt: &TransactionReceipt, requirement: &Requirement, payment: &Payment) -> bool {
+    let auth = &payment.authorization;
+    receipt.status()
+        && receipt_events::<IEIP3009::AuthorizationUsed>(receipt, requirement.asset)
+            .iter()
+            .any(|used| used.authorizer == auth.from && used.nonce == auth.nonce)
+        && receipt_events::<IEIP3009::Transfer>(receipt, requirement.asset)
+            .iter()
+            .any(|t| {
+                t.from == auth.from && t.to == requirement.pay_to && t.value == requirement.amount
+            })
+}
+
+/// Whether a followed transaction settled this payment: in direct mode only if it executed
+/// this authorization (it may be a batch in which this call failed); a mint is checked by
+/// [`Settler::minted`].
+fn carries(
+    mode: &Mode,
+    receipt: &TransactionReceipt,
+    requirement: &Requirement,
+    payment: &Payment,
+) -> bool {
+    match mode {
+        Mode::Direct => executes(receipt, requirement, payment),
+        Mode::Escrow { .. } => receipt.status(),
+    }
 }
 
 fn executor_of(conn: &Connection, receipt: &TransactionReceipt) -> Executor {

@@ -1,11 +1,13 @@
 //! Verifying a payment before any work starts: every check the reference facilitator makes,
-//! in a fixed order, each with its standard [`Reason`], then an `eth_call` simulation of the
-//! exact settlement transaction from the relayer (the server's key), so that what passes here
-//! settles unless the chain moves in between.
+//! in a fixed order, each with its standard [`Reason`], then a simulation of the exact
+//! settlement transaction from the relayer (the server's key), so that what passes here
+//! settles unless the chain moves in between. The simulation is an `eth_estimateGas`, whose
+//! answer the settlement then uses instead of estimating again.
 //!
 //! Order: version/scheme/network (decoding, [`crate::x402::wire`]), asset, payTo, value
-//! ([`check_terms`], no chain access), then with chain state read concurrently: window (chain
-//! time), EOA signature, balance, nonce, simulation. A used nonce is reported as
+//! ([`check_terms`], no chain access), then with chain state read concurrently (the simulation
+//! too, in the same round trip): window (chain time), EOA signature, balance, nonce,
+//! simulation. A used nonce is reported as
 //! `nonce_already_used` before the simulation, which would otherwise only say that it fails
 //! (or, in escrow mode, succeed: a provider may mint for an authorization executed elsewhere).
 
@@ -64,6 +66,8 @@ pub struct Verified {
     pub key: AuthorizationKey,
     /// The chain time the checks used.
     pub checked_at: u64,
+    /// The settlement's gas, as the simulation (`eth_estimateGas`) found it.
+    pub gas: u64,
 }
 
 /// An EIP-3009 authorization's identity: the token enforces one use per `(from, nonce)`.
@@ -215,7 +219,9 @@ pub async fn verify(
     let token = IEIP3009::new(requirement.asset, conn.provider.clone());
     let balance_call = token.balanceOf(auth.from);
     let state_call = token.authorizationState(auth.from, auth.nonce);
-    let (now, code, balance, used) = tokio::try_join!(
+    // The simulation goes with the reads (one round trip); its answer counts only after theirs.
+    let call = settlement_call(requirement, payment, mode).from(relayer);
+    let (now, code, balance, used, simulated) = tokio::try_join!(
         async { Ok::<_, VerifyError>(chain_now(conn).await?) },
         async {
             conn.provider
@@ -235,6 +241,7 @@ pub async fn verify(
                 .await
                 .map_err(|err| token_call_error(conn, requirement, err))
         },
+        async { Ok(conn.provider.estimate_gas(call).await) },
     )?;
     if auth.valid_after > U256::from(now) {
         return Err(PaymentError::new(
@@ -297,31 +304,34 @@ pub async fn verify(
         )
         .into());
     }
-    let call = settlement_call(requirement, payment, mode).from(relayer);
-    if let Err(err) = conn.provider.call(call).await {
-        let data = err.as_error_resp().and_then(|resp| resp.as_revert_data());
-        if data.is_none() && !is_revert_message(&err.to_string()) {
-            return Err(conn.rpc_error(err).into());
+    let gas = match simulated {
+        Ok(gas) => gas,
+        Err(err) => {
+            let data = err.as_error_resp().and_then(|resp| resp.as_revert_data());
+            if data.is_none() && !is_revert_message(&err.to_string()) {
+                return Err(conn.rpc_error(err).into());
+            }
+            let revert = match &data {
+                Some(data) => Revert::decode(data).to_string(),
+                None => crate::http::excerpt(&err.to_string()),
+            };
+            debug!(payer = %auth.from, %revert, "settlement simulation failed");
+            return Err(diagnose(
+                conn,
+                requirement,
+                mode,
+                data.as_ref().map(|d| &d[..]),
+                &revert,
+            )
+            .await
+            .into());
         }
-        let revert = match &data {
-            Some(data) => Revert::decode(data).to_string(),
-            None => crate::http::excerpt(&err.to_string()),
-        };
-        debug!(payer = %auth.from, %revert, "settlement simulation failed");
-        return Err(diagnose(
-            conn,
-            requirement,
-            mode,
-            data.as_ref().map(|d| &d[..]),
-            &revert,
-        )
-        .await
-        .into());
-    }
+    };
     Ok(Verified {
         payer: auth.from,
         key: AuthorizationKey::of(requirement, payment),
         checked_at: now,
+        gas,
     })
 }
 

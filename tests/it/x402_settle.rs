@@ -3,7 +3,7 @@
 //! settled with the third party's transaction.
 
 use crate::x402_harness::{
-    OWNER, PAYEE, PAYER, RELAYER, THIRD_PARTY, X402Chain, authorization, payment, requirement,
+    OWNER, PAYEE, PAYER, POOR, RELAYER, THIRD_PARTY, X402Chain, authorization, payment, requirement,
 };
 use alloy::{primitives::U256, providers::Provider, rpc::types::TransactionReceipt};
 use genim::{
@@ -11,8 +11,12 @@ use genim::{
     chain::Connection,
     eip3009::IEIP3009,
     nft::deploy::{DeployParams, deploy},
-    x402::{Executor, Mode, Payment, Reason, Requirement, SettleError, Settler, Version, verify},
+    x402::{
+        Executor, Facilitator, Mode, Payment, Reason, Requirement, SettleError, Settler, Version,
+        verify,
+    },
 };
+use std::collections::BTreeSet;
 
 /// The third party submits the payer's authorization itself, straight to the token.
 async fn front_run(third: &Connection, req: &Requirement, p: &Payment) -> TransactionReceipt {
@@ -96,6 +100,87 @@ async fn direct_settlement_charges_once_however_often_it_is_asked() {
     other.amount = U256::from(20_000);
     let err = settler.settle(&other, &p, &Mode::Direct).await.unwrap_err();
     assert_eq!(err.reason(), Reason::ValueMismatch);
+}
+
+/// Settlements that queue go out together in one Multicall3 transaction; a member whose call
+/// fails in it (its payer's money went to another member) fails alone, with its reason and
+/// without a charge, and every settled one is found again in the logs by a new process.
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_direct_settlements_share_a_transaction_and_fail_alone() {
+    let chain = X402Chain::start(31337).await;
+    let payer = chain.signer(PAYER);
+    let poor = chain.signer(POOR);
+    let usdc = chain.usdc(&[payer.address()]).await;
+    let relayer = chain.connect(RELAYER).await;
+    let req = requirement(&chain, usdc, chain.address(PAYEE), "USD Coin");
+    let now = chain.now().await;
+    // POOR holds exactly one price.
+    let gift = genim::eip3009::Authorization {
+        to: poor.address(),
+        ..authorization(&req, payer.address(), now)
+    };
+    front_run(
+        &relayer,
+        &req,
+        &payment(&req, &gift, &payer, Version::V2).await,
+    )
+    .await;
+    let mut payments = Vec::new();
+    for _ in 0..6 {
+        let auth = authorization(&req, payer.address(), now);
+        payments.push(payment(&req, &auth, &payer, Version::V2).await);
+    }
+    // Two from POOR: each verifies alone, only one can be paid.
+    for _ in 0..2 {
+        let auth = authorization(&req, poor.address(), now);
+        payments.push(payment(&req, &auth, &poor, Version::V2).await);
+    }
+    let facilitator = Facilitator::new(relayer.clone()).unwrap();
+    for p in &payments {
+        facilitator
+            .verify(&req, p, &Mode::Direct)
+            .await
+            .expect("each verifies alone");
+    }
+    let sent_before = chain.nonce(chain.address(RELAYER)).await;
+
+    let outcomes = futures::future::join_all(
+        payments
+            .iter()
+            .map(|p| facilitator.settle(&req, p, &Mode::Direct)),
+    )
+    .await;
+    let settled: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    let refused: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert_eq!(settled.len(), 7, "{outcomes:?}");
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert_eq!(
+        refused[0].reason(),
+        Reason::InsufficientBalance,
+        "{refused:?}"
+    );
+    let transactions: BTreeSet<_> = settled.iter().map(|s| s.transaction).collect();
+    assert!(
+        transactions.len() < settled.len(),
+        "queued settlements share transactions: {transactions:?}"
+    );
+    let sent = chain.nonce(chain.address(RELAYER)).await - sent_before;
+    assert!(sent < 8, "{sent} transactions for 8 settlements");
+    // Exactly the settled ones were charged.
+    assert_eq!(
+        chain.balance(usdc, chain.address(PAYEE)).await,
+        U256::from(7 * 10_000)
+    );
+    assert_eq!(chain.balance(usdc, poor.address()).await, U256::ZERO);
+    // A new process finds each settled payment's own execution in its (shared) transaction.
+    let restarted = Settler::new(relayer.clone());
+    for (p, outcome) in payments.iter().zip(&outcomes) {
+        let again = restarted.settle(&req, p, &Mode::Direct).await;
+        match outcome {
+            Ok(settled) => assert_eq!(again.unwrap().transaction, settled.transaction),
+            Err(_) => assert!(again.is_err(), "the refused payment stays unpaid"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

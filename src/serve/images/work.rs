@@ -72,13 +72,11 @@ impl Work<'_> {
     /// Verifies with a simulation; a used nonce may mean paid already (front-run, or settled
     /// before a crash): the settler looks at the chain.
     async fn verify(&self) -> Result<Option<Settled>, Failure> {
-        match x402::verify::verify(
-            &self.state.conn,
-            self.requirement,
-            self.payment,
-            &self.x402_mode(),
-        )
-        .await
+        match self
+            .state
+            .facilitator
+            .verify(self.requirement, self.payment, &self.x402_mode())
+            .await
         {
             Ok(_) => {
                 self.state.metrics.payments_verified.inc();
