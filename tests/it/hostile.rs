@@ -219,6 +219,36 @@ async fn concurrent_mints_with_one_key_all_go_through() {
     assert_eq!(chain.balance(nft).await, ether("0.00018"));
 }
 
+/// A node without `eth_sendRawTransactionSync` (EIP-7966; most public RPCs): the first send
+/// learns it and falls back to a plain send and receipt polling; the next ones ask no more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_without_sync_sends_gets_plain_sends_and_polls() {
+    use crate::proxy::{Fault, FaultProxy};
+    use alloy::{network::TransactionBuilder, rpc::types::TransactionRequest};
+    use genim::chain::{ConnectOptions, Connection};
+    let chain = TestChain::start().await;
+    let proxy = FaultProxy::start(&chain.rpc_url()).await;
+    proxy.set(Fault::UnknownMethod("eth_sendRawTransactionSync"));
+    let conn = Connection::open(
+        proxy.url().parse().unwrap(),
+        Some(chain.signer(2)),
+        ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    let to = chain.address(3);
+    let before = chain.balance(to).await;
+    for _ in 0..3 {
+        let tx = TransactionRequest::default()
+            .with_to(to)
+            .with_value(U256::from(1));
+        assert!(conn.send(tx).await.unwrap().status());
+    }
+    assert_eq!(proxy.unknown(), 1, "asked once, then remembered");
+    assert_eq!(chain.balance(to).await, before + U256::from(3));
+    assert_eq!(chain.nonce(chain.address(2)).await, 3);
+}
+
 /// `split create` reuses genim's SplitterFactory instead of deploying one each time.
 #[tokio::test(flavor = "multi_thread")]
 async fn split_create_reuses_one_factory() {

@@ -47,6 +47,9 @@ pub enum Fault {
     BadGateway,
     /// Connections are reset (RST), those already open included.
     Reset,
+    /// JSON-RPC requests for this method are answered "method not found" (-32601), as by a
+    /// node that lacks it; the rest is forwarded.
+    UnknownMethod(&'static str),
 }
 
 struct Shared {
@@ -57,6 +60,7 @@ struct Shared {
     generation: AtomicU64,
     changed: Notify,
     forwarded: AtomicU64,
+    unknown: AtomicU64,
 }
 
 impl Shared {
@@ -84,6 +88,7 @@ impl FaultProxy {
             generation: AtomicU64::new(0),
             changed: Notify::new(),
             forwarded: AtomicU64::new(0),
+            unknown: AtomicU64::new(0),
         });
         let switch = Switch {
             addr,
@@ -109,7 +114,7 @@ impl FaultProxy {
     /// Starts (or ends, with [`Fault::None`]) a fault.
     pub fn set(&self, fault: Fault) {
         *self.shared.fault.lock().unwrap() = fault;
-        if fault != Fault::None {
+        if matches!(fault, Fault::Refuse | Fault::BadGateway | Fault::Reset) {
             self.shared.generation.fetch_add(1, Ordering::SeqCst);
         }
         self.shared.changed.notify_waiters();
@@ -118,6 +123,11 @@ impl FaultProxy {
     /// Requests forwarded so far.
     pub fn forwarded(&self) -> u64 {
         self.shared.forwarded.load(Ordering::SeqCst)
+    }
+
+    /// Requests answered "method not found" so far ([`Fault::UnknownMethod`]).
+    pub fn unknown(&self) -> u64 {
+        self.shared.unknown.load(Ordering::SeqCst)
     }
 }
 
@@ -139,6 +149,22 @@ async fn forward(
             StatusCode::BAD_GATEWAY,
             [(header::CONTENT_TYPE, "text/html")],
             "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n",
+        )
+            .into_response();
+    }
+    if let Fault::UnknownMethod(unknown) = shared.fault()
+        && let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body)
+        && request["method"] == unknown
+    {
+        shared.unknown.fetch_add(1, Ordering::SeqCst);
+        let answer = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": request["id"],
+            "error": {"code": -32601, "message": format!("the method {unknown} does not exist/is not available")},
+        });
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            answer.to_string(),
         )
             .into_response();
     }

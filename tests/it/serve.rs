@@ -34,7 +34,7 @@ const THIRD_PARTY: usize = 4;
 /// 0.05 USDC: the default price.
 const PRICE: u64 = 50_000;
 
-/// A running `genim serve`, killed on drop.
+/// A running `genim serve`, stopped on drop.
 pub struct ServeProcess {
     child: Child,
     pub url: String,
@@ -112,6 +112,25 @@ impl ServeProcess {
 
     pub fn images(&self) -> String {
         format!("{}/v1/images/generations", self.url)
+    }
+}
+
+impl Drop for ServeProcess {
+    /// SIGTERM first, as an operator stops it: on its local defaults it then stops its own
+    /// anvil, which a SIGKILL (`kill_on_drop`, the fallback after 10 s) would leave running.
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        for _ in 0..500 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
