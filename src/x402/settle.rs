@@ -7,7 +7,11 @@
 //! - **Direct** ([`Mode::Direct`]): `transferWithAuthorization` on the token, sent through
 //!   [`Connection::send`], which follows the transaction to its end (a late receipt is waited
 //!   for; a timeout leaves it in [`SettleError::Pending`], and the next call follows the same
-//!   transaction instead of sending another).
+//!   transaction instead of sending another). Settlements that queue go out together
+//!   (`x402/batch.rs`); each finds its own execution in the shared receipt. The gas is the
+//!   verification's estimate when there is one ([`Settler::expect`]), so nothing is asked of the
+//!   chain before sending: a front-run authorization then shows as a reverted transaction (the
+//!   relayer loses its gas, the front-runner paid more) and is handled as below.
 //! - **Front-run**: anyone who saw the header can submit the authorization first. When the
 //!   nonce is used, the token's logs decide: an `AuthorizationUsed(from, nonce)` whose
 //!   transaction also holds `Transfer(from -> payTo, value)` means the payee was paid, so the
@@ -298,7 +302,7 @@ impl Settler {
         }
     }
 
-    /// Sends the transfer (with others, when they queue: [`super::batch`]). An authorization
+    /// Sends the transfer (with others, when they queue: `x402/batch.rs`). An authorization
     /// executed by someone else makes the estimate revert, and [`Self::send_failed`] looks
     /// for that execution.
     async fn settle_direct(
