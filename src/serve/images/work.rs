@@ -131,7 +131,9 @@ impl Work<'_> {
             images,
             pending: None,
         };
-        self.save(&progress).await?;
+        // Not fsynced: if a crash loses it, the retry makes the images again, and a settlement
+        // already sent counts as paid (the settler finds it on chain).
+        self.stage(&progress).await?;
         Ok(progress)
     }
 
@@ -388,20 +390,21 @@ impl Work<'_> {
     }
 
     async fn save(&self, progress: &Progress) -> Result<(), Failure> {
+        self.write(progress, true).await
+    }
+
+    /// [`Self::save`] without waiting for the disk (see [`crate::serve::ledger::Ledger::stage`]).
+    async fn stage(&self, progress: &Progress) -> Result<(), Failure> {
+        self.write(progress, false).await
+    }
+
+    async fn write(&self, progress: &Progress, durable: bool) -> Result<(), Failure> {
         let data = serde_json::to_value(progress).expect("progress serializes");
+        let ledger = &self.state.ledger;
         let result = match progress {
-            Progress::Done { .. } => {
-                self.state
-                    .ledger
-                    .complete(self.key, self.owner, &data)
-                    .await
-            }
-            _ => {
-                self.state
-                    .ledger
-                    .save(self.key, self.owner, &data, LEASE)
-                    .await
-            }
+            Progress::Done { .. } => ledger.complete(self.key, self.owner, &data).await,
+            _ if durable => ledger.save(self.key, self.owner, &data, LEASE).await,
+            _ => ledger.stage(self.key, self.owner, &data, LEASE).await,
         };
         result.map(drop).map_err(|err| {
             fail(

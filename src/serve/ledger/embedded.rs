@@ -4,9 +4,10 @@
 //! `rusqlite` with bundled SQLite does: 45 s against 48 s of CPU, measured on the 2-core
 //! machine, deps at opt-level 1), ACID with copy-on-write B-trees, and its default
 //! `Durability::Immediate` fsyncs a commit: a `save` or `complete` that returned is on disk and
-//! survives `kill -9` (the tests kill a child process right after a `complete`). A `claim` or
-//! `abandon` is committed without an fsync (`Durability::None`, on disk with the next fsync):
-//! it moves no money and makes nothing, so a crash that loses one costs only a fresh claim.
+//! survives `kill -9` (the tests kill a child process right after a `complete`). A `claim`,
+//! `abandon` or `stage` is committed without an fsync (`Durability::None`, on disk with the next
+//! fsync): it moves no money, so a crash that loses one costs only a fresh claim, or work done
+//! again.
 //! Its whole-file lock (an OFD lock, so it also refuses a second open inside the same process)
 //! makes a second `genim serve` on the same file fail with [`LedgerError::Locked`] instead of
 //! corrupting it, where SQLite would need a lock of our own, since it lets processes share.
@@ -274,6 +275,30 @@ impl EmbeddedLedger {
             .map_err(|e| join_error(&e))?
     }
 
+    /// `save` and `stage`: the progress under the owner's lease, fsynced when `durable`.
+    async fn put_progress(
+        &self,
+        key: &str,
+        owner: &str,
+        data: &serde_json::Value,
+        lease: Duration,
+        durable: bool,
+    ) -> Result<Entry, LedgerError> {
+        let (key_, owner, data) = (key.to_owned(), owner.to_owned(), data.clone());
+        self.update(key, durable, move |old, now| {
+            let mut entry = old.ok_or_else(|| LedgerError::NotFound { key: key_.clone() })?;
+            if !entry.is_owned_by(&owner) {
+                return Err(LedgerError::LeaseLost { key: key_ });
+            }
+            entry.data = data;
+            entry.lease_until = Some(now.saturating_add(lease_ms(lease)));
+            entry.updated_at = now;
+            entry.version += 1;
+            Ok((entry.clone(), Write::Put(entry)))
+        })
+        .await
+    }
+
     /// Runs a read-modify-write of one record in the writer thread's next group transaction:
     /// `decide` gets the record and returns the answer and whether to [`Write::Put`],
     /// [`Write::Delete`] or leave it. Returns once the group's commit is done (on disk when
@@ -444,19 +469,17 @@ impl Ledger for EmbeddedLedger {
         data: &serde_json::Value,
         lease: Duration,
     ) -> Result<Entry, LedgerError> {
-        let (key_, owner, data) = (key.to_owned(), owner.to_owned(), data.clone());
-        self.update(key, true, move |old, now| {
-            let mut entry = old.ok_or_else(|| LedgerError::NotFound { key: key_.clone() })?;
-            if !entry.is_owned_by(&owner) {
-                return Err(LedgerError::LeaseLost { key: key_ });
-            }
-            entry.data = data;
-            entry.lease_until = Some(now.saturating_add(lease_ms(lease)));
-            entry.updated_at = now;
-            entry.version += 1;
-            Ok((entry.clone(), Write::Put(entry)))
-        })
-        .await
+        self.put_progress(key, owner, data, lease, true).await
+    }
+
+    async fn stage(
+        &self,
+        key: &str,
+        owner: &str,
+        data: &serde_json::Value,
+        lease: Duration,
+    ) -> Result<Entry, LedgerError> {
+        self.put_progress(key, owner, data, lease, false).await
     }
 
     async fn complete(

@@ -212,6 +212,19 @@ pub trait Ledger: Send + Sync + std::fmt::Debug {
         lease: Duration,
     ) -> Result<Entry, LedgerError>;
 
+    /// [`Ledger::save`] that may return before the write is on disk (a crash may lose it; the next
+    /// durable write takes it along), for progress whose loss only repeats work that charges
+    /// nobody. The PostgreSQL ledger writes it as `save` does.
+    async fn stage(
+        &self,
+        key: &str,
+        owner: &str,
+        data: &serde_json::Value,
+        lease: Duration,
+    ) -> Result<Entry, LedgerError> {
+        self.save(key, owner, data, lease).await
+    }
+
     /// Saves the final `data`, marks the record done and releases the lease (same LeaseLost rule).
     /// Repeating it with the same `data` once it succeeded returns the record again (a retry
     /// after a lost reply).

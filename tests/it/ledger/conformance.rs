@@ -59,6 +59,30 @@ pub(crate) async fn second_claim_while_leased_is_busy(fx: &Fixture) {
     assert_eq!(l.get(&key).await.unwrap().unwrap().version, 2);
 }
 
+/// `stage` (a save that need not reach the disk before it returns) reads back, renews the lease
+/// and is fenced like `save`.
+pub(crate) async fn stage_is_a_save_under_the_same_lease_rules(fx: &Fixture) {
+    let l = &fx.ledger;
+    let key = payment(4);
+    l.claim(&key, "req-a", "o1", LONG, far()).await.unwrap();
+    let staged = l
+        .stage(&key, "o1", &json!({"step": "generated"}), LONG)
+        .await
+        .unwrap();
+    assert_eq!(staged.version, 2);
+    assert_eq!(l.get(&key).await.unwrap().unwrap(), staged);
+    assert!(matches!(
+        l.stage(&key, "o2", &json!({"step": "stolen"}), LONG).await,
+        Err(LedgerError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        l.stage(&payment(5), "o1", &json!(1), LONG).await,
+        Err(LedgerError::NotFound { .. })
+    ));
+    let done = l.complete(&key, "o1", &json!({"image": 1})).await.unwrap();
+    assert_eq!(done.version, 3);
+}
+
 pub(crate) async fn complete_stores_the_result_and_later_claims_replay_it(fx: &Fixture) {
     let l = &fx.ledger;
     let key = payment(7);

@@ -123,6 +123,7 @@ macro_rules! conformance_tests {
         conformance_tests!(@cases $backend;
             new_claim_is_acquired_and_recorded,
             second_claim_while_leased_is_busy,
+            stage_is_a_save_under_the_same_lease_rules,
             complete_stores_the_result_and_later_claims_replay_it,
             a_different_request_is_a_conflict,
             an_expired_lease_is_taken_over_and_the_old_owner_is_fenced,
